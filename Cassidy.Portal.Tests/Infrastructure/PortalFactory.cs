@@ -1,0 +1,73 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Data.Sqlite;
+
+namespace Cassidy.Portal.Tests.Infrastructure;
+
+/// <summary>
+/// The real portal in-process, on its own SQLite file (migrated and filled with the demo data on start).
+/// </summary>
+public class PortalFactory : WebApplicationFactory<Program>
+{
+    public string DataFolder { get; } = Path.Combine(Path.GetTempPath(), "cassidy-tests", Guid.NewGuid().ToString("N"));
+    private readonly Dictionary<string, string?> _settings = new();
+
+    public PortalFactory With(string key, string? value)
+    {
+        _settings[key] = value;
+        return this;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        Directory.CreateDirectory(DataFolder);
+        builder.UseSetting("ConnectionStrings:Portal", $"Data Source={Path.Combine(DataFolder, "portal.db")}");
+        builder.UseSetting("Portal:DataDirectory", DataFolder);
+        builder.UseSetting("Email:PickupDirectory", Path.Combine(DataFolder, "mail"));
+        foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+    }
+
+    public HttpClient CreateBrowserlessClient() =>
+        CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+
+    /// <summary>Signs in through the real login form (antiforgery token and all) and returns the cookie-carrying client.</summary>
+    public async Task<HttpClient> SignInAsync(string email, string password = "Demo123!")
+    {
+        var client = CreateBrowserlessClient();
+        var response = await PostLoginAsync(client, email, password);
+        if (response.StatusCode != HttpStatusCode.Redirect || response.Headers.Location?.ToString().Contains("Account/Login", StringComparison.Ordinal) == true)
+            throw new InvalidOperationException($"Sign-in as {email} failed: {(int)response.StatusCode} {response.Headers.Location}");
+        return client;
+    }
+
+    public static async Task<HttpResponseMessage> PostLoginAsync(HttpClient client, string email, string password)
+    {
+        var form = await FormFieldsAsync(client, "/Account/Login");
+        form["Input.Email"] = email;
+        form["Input.Password"] = password;
+        return await client.PostAsync("/Account/Login", new FormUrlEncodedContent(form));
+    }
+
+    /// <summary>The hidden fields (antiforgery token, handler name) of the first form on a static page.</summary>
+    public static async Task<Dictionary<string, string>> FormFieldsAsync(HttpClient client, string path)
+    {
+        var html = await client.GetStringAsync(path);
+        var fields = new Dictionary<string, string>();
+        foreach (Match m in Regex.Matches(html, "<input[^>]*type=\"hidden\"[^>]*>"))
+        {
+            var name = Regex.Match(m.Value, "name=\"([^\"]+)\"").Groups[1].Value;
+            var value = Regex.Match(m.Value, "value=\"([^\"]*)\"").Groups[1].Value;
+            if (name.Length > 0 && !fields.ContainsKey(name)) fields[name] = WebUtility.HtmlDecode(value);
+        }
+        return fields;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        SqliteConnection.ClearAllPools();
+        try { Directory.Delete(DataFolder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}

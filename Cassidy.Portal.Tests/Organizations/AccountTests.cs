@@ -1,0 +1,94 @@
+using System.Net;
+using Cassidy.Portal.Data;
+using Cassidy.Portal.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cassidy.Portal.Tests.Organizations;
+
+public sealed class AccountTests : IAsyncLifetime
+{
+    private readonly PortalFactory _factory = new();
+
+    [Fact]
+    public async Task Registration_creates_a_free_organization_with_its_creator_as_owner()
+    {
+        var client = _factory.CreateBrowserlessClient();
+        var form = await PortalFactory.FormFieldsAsync(client, "/Account/Register");
+        form["Input.DisplayName"] = "Nina New";
+        form["Input.OrganizationName"] = "Nina's Lab";
+        form["Input.Email"] = "nina@newco.test";
+        form["Input.Password"] = "Sturdy#Pass9";
+        form["Input.ConfirmPassword"] = "Sturdy#Pass9";
+        var response = await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.EndsWith("/orgs/ninas-lab/settings", response.Headers.Location!.ToString());
+        await using var db = await DbAsync();
+        var membership = await db.Memberships.Include(m => m.Organization).Include(m => m.User)
+            .SingleAsync(m => m.User.Email == "nina@newco.test");
+        Assert.Equal(OrganizationRole.Owner, membership.Role);
+        Assert.Equal("Free", membership.Organization.Plan);
+        Assert.Equal("Nina's Lab", membership.Organization.Name);
+
+        // Signed in straight away, as the owner of the new organization.
+        var settings = await client.GetAsync(response.Headers.Location);
+        Assert.Equal(HttpStatusCode.OK, settings.StatusCode);
+    }
+
+    [Fact]
+    public async Task Registration_refuses_a_password_shorter_than_8_characters()
+    {
+        var client = _factory.CreateBrowserlessClient();
+        var form = await PortalFactory.FormFieldsAsync(client, "/Account/Register");
+        form["Input.DisplayName"] = "Shorty";
+        form["Input.OrganizationName"] = "Short Co";
+        form["Input.Email"] = "short@newco.test";
+        form["Input.Password"] = "Ab1!xyz";
+        form["Input.ConfirmPassword"] = "Ab1!xyz";
+        var response = await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("at least 8 characters", await response.Content.ReadAsStringAsync());
+        await using var db = await DbAsync();
+        Assert.False(await db.Users.AnyAsync(u => u.Email == "short@newco.test"));
+        Assert.False(await db.Organizations.AnyAsync(o => o.Name == "Short Co"));
+    }
+
+    [Fact]
+    public async Task Five_wrong_passwords_lock_the_account_and_the_sixth_attempt_is_refused()
+    {
+        var client = _factory.CreateBrowserlessClient();
+        for (var i = 1; i <= 4; i++)
+        {
+            var wrong = await PortalFactory.PostLoginAsync(client, "priya@acme.test", "Wrong-password-1");
+            Assert.Contains("Wrong email or password", await wrong.Content.ReadAsStringAsync());
+        }
+        var fifth = await PortalFactory.PostLoginAsync(client, "priya@acme.test", "Wrong-password-1");
+        Assert.Contains("Account/Lockout", fifth.Headers.Location?.ToString() ?? "");
+        // Even the right password is refused now: the account is locked.
+        var sixth = await PortalFactory.PostLoginAsync(client, "priya@acme.test", "Demo123!");
+        Assert.Equal(HttpStatusCode.Redirect, sixth.StatusCode);
+        Assert.Contains("Account/Lockout", sixth.Headers.Location!.ToString());
+        await using var db = await DbAsync();
+        var user = await db.Users.SingleAsync(u => u.Email == "priya@acme.test");
+        Assert.True(user.LockoutEnd > DateTimeOffset.UtcNow);
+    }
+
+    [Fact]
+    public async Task A_wrong_password_shows_an_error_and_signs_nobody_in()
+    {
+        var client = _factory.CreateBrowserlessClient();
+        var response = await PortalFactory.PostLoginAsync(client, "admin@acme.test", "not-the-password");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("Wrong email or password", await response.Content.ReadAsStringAsync());
+        var page = await client.GetAsync("/orgs/acme/settings");
+        Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
+    }
+
+    private async Task<PortalDbContext> DbAsync() =>
+        await _factory.Services.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContextAsync();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+    public async Task DisposeAsync() => await _factory.DisposeAsync();
+}

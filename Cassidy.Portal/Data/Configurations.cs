@@ -1,0 +1,42 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace Cassidy.Portal.Data;
+
+/// <summary>Writes every instant as UTC and reads it back with Kind = Utc.</summary>
+public sealed class UtcDateTimeConverter() : ValueConverter<DateTime, DateTime>(
+    v => v.Kind == DateTimeKind.Utc ? v : v.ToUniversalTime(),
+    v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+
+public sealed class OrganizationConfiguration : IEntityTypeConfiguration<Organization>
+{
+    public void Configure(EntityTypeBuilder<Organization> b)
+    {
+        b.HasIndex(o => o.Slug).IsUnique();
+        b.Property(o => o.Slug).HasMaxLength(64);
+        b.Property(o => o.Name).HasMaxLength(100);
+        b.Property(o => o.Plan).HasMaxLength(32);
+        b.Property(o => o.TimeZone).HasMaxLength(64);
+    }
+}
+
+public sealed class MembershipConfiguration : IEntityTypeConfiguration<Membership>
+{
+    public void Configure(EntityTypeBuilder<Membership> b)
+    {
+        b.HasIndex(m => new { m.OrganizationId, m.UserId }).IsUnique();
+        b.HasIndex(m => m.UserId);
+        b.Property(m => m.Role).HasConversion<string>().HasMaxLength(16);
+        b.HasOne(m => m.Organization).WithMany(o => o.Memberships).HasForeignKey(m => m.OrganizationId);
+        b.HasOne(m => m.User).WithMany(u => u.Memberships).HasForeignKey(m => m.UserId);
+    }
+}
+
+public sealed class ApplicationUserConfiguration : IEntityTypeConfiguration<ApplicationUser>
+{
+    public void Configure(EntityTypeBuilder<ApplicationUser> b)
+    {
+        b.Property(u => u.DisplayName).HasMaxLength(100);
+    }
+}

@@ -1,0 +1,115 @@
+using Cassidy.Portal.Components;
+using Cassidy.Portal.Components.Account;
+using Cassidy.Portal.Data;
+using Cassidy.Portal.Demo;
+using Cassidy.Portal.Organizations;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
+using MudBlazor.Services;
+
+namespace Cassidy.Portal;
+
+public static class PortalSetup
+{
+    public static void AddPortal(this WebApplicationBuilder builder)
+    {
+        // The repository's appsettings.json ships beside the binary and is the lowest layer: any
+        // appsettings.json in the content root, environment variables (Section__Key) and arguments override it.
+        builder.Configuration.Sources.Insert(0, new JsonConfigurationSource
+        {
+            FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
+            Path = "appsettings.json",
+            Optional = true,
+        });
+
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+
+        services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddMudServices(c => c.SnackbarConfiguration.PositionClass = MudBlazor.Defaults.Classes.Position.BottomRight);
+
+        services.AddCascadingAuthenticationState();
+        services.AddScoped<IdentityRedirectManager>();
+        services.AddScoped<AuthenticationStateProvider, IdentityRevalidatingAuthenticationStateProvider>();
+        services.AddAuthentication(options =>
+            {
+                options.DefaultScheme = IdentityConstants.ApplicationScheme;
+                options.DefaultSignInScheme = IdentityConstants.ExternalScheme;
+            })
+            .AddIdentityCookies();
+        services.AddAuthorization(OrgPolicies.Add);
+        services.AddScoped<IAuthorizationHandler, OrganizationAuthorizationHandler>();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, OrganizationAuthorizationResultHandler>();
+
+        // Read when first used, so configuration layered on by a test host is seen too.
+        services.AddDbContextFactory<PortalDbContext>((sp, options) => options
+            .UseSqlite(sp.GetRequiredService<IConfiguration>().GetConnectionString("Portal")
+                ?? throw new InvalidOperationException("Connection string 'Portal' is not configured."))
+            .AddInterceptors(new SqliteConnectionSetup()));
+        services.AddDatabaseDeveloperPageExceptionFilter();
+
+        services.AddIdentityCore<ApplicationUser>(options =>
+            {
+                options.SignIn.RequireConfirmedAccount = false;
+                options.Stores.SchemaVersion = IdentitySchemaVersions.Version3;
+                options.Password.RequiredLength = 8;
+                options.Lockout.MaxFailedAccessAttempts = 5;
+                options.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(15);
+                options.Lockout.AllowedForNewUsers = true;
+                options.User.RequireUniqueEmail = true;
+            })
+            .AddRoles<IdentityRole>()
+            .AddEntityFrameworkStores<PortalDbContext>()
+            .AddSignInManager()
+            .AddClaimsPrincipalFactory<PortalClaimsFactory>()
+            .AddDefaultTokenProviders();
+        services.AddSingleton<IEmailSender<ApplicationUser>, IdentityNoOpEmailSender>();
+
+        services.AddScoped<OrganizationAccess>();
+        services.AddScoped<OrganizationSignup>();
+        services.AddScoped<DemoSeeder>();
+    }
+
+    public static void MapPortal(this WebApplication app)
+    {
+        if (app.Environment.IsDevelopment())
+        {
+            app.UseMigrationsEndPoint();
+        }
+        else
+        {
+            app.UseExceptionHandler("/Error", createScopeForErrors: true);
+            app.UseHsts();
+        }
+        // Before routing and authorization, so a refused request (403/404) is re-executed as the friendly status page.
+        app.UseStatusCodePagesWithReExecute("/status/{0}", createScopeForStatusCodePages: true);
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+
+        app.MapStaticAssets();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        app.MapAdditionalIdentityEndpoints();
+
+        app.MapGet("/healthz", async (IDbContextFactory<PortalDbContext> dbFactory, CancellationToken ct) =>
+        {
+            await using var db = await dbFactory.CreateDbContextAsync(ct);
+            return await db.Database.CanConnectAsync(ct)
+                ? Results.Text("ok")
+                : Results.Text("database unavailable", statusCode: StatusCodes.Status503ServiceUnavailable);
+        }).AllowAnonymous();
+    }
+
+    /// <summary>Migrates the database and, when enabled and the database is empty, fills it with demo data.</summary>
+    public static async Task PrepareDatabaseAsync(this WebApplication app)
+    {
+        await PortalDatabase.MigrateAsync(app.Services);
+        await using var scope = app.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<DemoSeeder>().SeedAsync();
+    }
+}
