@@ -18,5 +18,12 @@ public abstract class MudTestContext : BunitContext, IAsyncLifetime
 
     public virtual Task InitializeAsync() => Task.CompletedTask;
 
-    async Task IAsyncLifetime.DisposeAsync() => await base.DisposeAsync();
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await DisposeResourcesAsync();
+    }
+
+    /// <summary>Releases what a test class set up beyond the bUnit context (databases, temp folders).</summary>
+    public virtual Task DisposeResourcesAsync() => Task.CompletedTask;
 }

@@ -1,4 +1,5 @@
 using Cassidy.Portal.Data;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,22 +12,27 @@ public sealed class TestDatabase : IAsyncDisposable
     public string Folder { get; } = Path.Combine(Path.GetTempPath(), "cassidy-tests", Guid.NewGuid().ToString("N"));
     public string ConnectionString => $"Data Source={Path.Combine(Folder, "portal.db")}";
 
+    private ServiceProvider _provider = null!;
+
     public static async Task<TestDatabase> CreateAsync()
     {
         var db = new TestDatabase();
         Directory.CreateDirectory(db.Folder);
         var services = new ServiceCollection();
         db.AddTo(services);
-        await using var provider = services.BuildServiceProvider();
-        await PortalDatabase.MigrateAsync(provider);
+        db._provider = services.BuildServiceProvider();
+        await PortalDatabase.MigrateAsync(db._provider);
         return db;
     }
 
-    public void AddTo(IServiceCollection services) =>
+    /// <summary>Registers the context factory as the app does, with the app's Identity schema version.</summary>
+    public void AddTo(IServiceCollection services)
+    {
+        services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3);
         services.AddDbContextFactory<PortalDbContext>(o => o.UseSqlite(ConnectionString).AddInterceptors(new SqliteConnectionSetup()));
+    }
 
-    public PortalDbContext CreateContext() =>
-        new(new DbContextOptionsBuilder<PortalDbContext>().UseSqlite(ConnectionString).AddInterceptors(new SqliteConnectionSetup()).Options);
+    public PortalDbContext CreateContext() => _provider.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContext();
 
     public async Task<ApplicationUser> AddUserAsync(string email, string name)
     {
@@ -53,10 +59,10 @@ public sealed class TestDatabase : IAsyncDisposable
         await db.SaveChangesAsync();
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await _provider.DisposeAsync();
         SqliteConnection.ClearAllPools();
         try { Directory.Delete(Folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        return ValueTask.CompletedTask;
     }
 }

@@ -78,6 +78,12 @@ public sealed class DemoSeeder(
     {
         var owner = await CreateUserAsync(people[0].Email, people[0].Name, hash);
         var organization = await signup.CreateForOwnerAsync(owner.Id, name, plan, anchor, slug);
+        await using (var setup = await dbFactory.CreateDbContextAsync())
+        {
+            // The owner founded the organization at its billing anchor.
+            await setup.Memberships.Where(m => m.OrganizationId == organization.Id)
+                .ExecuteUpdateAsync(s => s.SetProperty(m => m.JoinedAt, anchor));
+        }
 
         await using var db = await dbFactory.CreateDbContextAsync();
         var joined = anchor;
