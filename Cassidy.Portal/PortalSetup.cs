@@ -2,6 +2,7 @@ using Cassidy.Portal.Components;
 using Cassidy.Portal.Components.Account;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Demo;
+using Cassidy.Portal.Exports;
 using Cassidy.Portal.Organizations;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -71,6 +72,9 @@ public static class PortalSetup
 
         services.AddScoped<OrganizationAccess>();
         services.AddScoped<OrganizationSignup>();
+        services.AddScoped<MemberManagement>();
+        services.AddScoped<OrganizationSettings>();
+        services.AddScoped<AuditQueries>();
         services.AddScoped<DemoSeeder>();
     }
 
@@ -95,6 +99,7 @@ public static class PortalSetup
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapAdditionalIdentityEndpoints();
+        app.MapCsvExports();
 
         app.MapGet("/healthz", async (IDbContextFactory<PortalDbContext> dbFactory, CancellationToken ct) =>
         {

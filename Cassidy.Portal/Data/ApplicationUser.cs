@@ -12,5 +12,8 @@ public class ApplicationUser : IdentityUser
 
     public DateTime CreatedAt { get; set; }
 
+    /// <summary>When the user last opened a page of the portal (kept to the nearest few minutes).</summary>
+    public DateTime? LastActiveAt { get; set; }
+
     public List<Membership> Memberships { get; set; } = [];
 }

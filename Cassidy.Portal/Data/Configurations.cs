@@ -40,3 +40,27 @@ public sealed class ApplicationUserConfiguration : IEntityTypeConfiguration<Appl
         b.Property(u => u.DisplayName).HasMaxLength(100);
     }
 }
+
+public sealed class InvitationConfiguration : IEntityTypeConfiguration<Invitation>
+{
+    public void Configure(EntityTypeBuilder<Invitation> b)
+    {
+        b.HasIndex(i => i.TokenHash).IsUnique();
+        b.HasIndex(i => new { i.OrganizationId, i.Email });
+        b.Property(i => i.Email).HasMaxLength(256);
+        b.Property(i => i.TokenHash).HasMaxLength(64);
+        b.Property(i => i.Role).HasConversion<string>().HasMaxLength(16);
+        b.HasOne(i => i.Organization).WithMany().HasForeignKey(i => i.OrganizationId);
+    }
+}
+
+public sealed class AuditEntryConfiguration : IEntityTypeConfiguration<AuditEntry>
+{
+    public void Configure(EntityTypeBuilder<AuditEntry> b)
+    {
+        b.HasIndex(a => new { a.OrganizationId, a.At });
+        b.Property(a => a.Action).HasMaxLength(64);
+        b.Property(a => a.ActorName).HasMaxLength(200);
+        b.Property(a => a.Target).HasMaxLength(300);
+    }
+}

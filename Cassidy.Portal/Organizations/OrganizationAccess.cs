@@ -24,7 +24,7 @@ public sealed class OrganizationAccessDeniedException(AccessDenial denial)
 /// The one place that decides who may see an organization. Always reads the database, so a removed member or a
 /// demoted admin loses access on their next request or the next event handler in an open circuit.
 /// </summary>
-public sealed class OrganizationAccess(IDbContextFactory<PortalDbContext> dbFactory)
+public sealed class OrganizationAccess(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
 {
     public async Task<OrgMembership?> FindAsync(ClaimsPrincipal user, string slug, CancellationToken ct = default)
     {
@@ -59,12 +59,17 @@ public sealed class OrganizationAccess(IDbContextFactory<PortalDbContext> dbFact
             .ToListAsync(ct);
     }
 
-    /// <summary>Remembers the organization the user opened last, for "/" and the sidebar.</summary>
+    /// <summary>
+    /// Remembers the organization the user opened last (for "/" and the sidebar) and when they were last active.
+    /// Writes only when something changed or the activity stamp is more than five minutes old.
+    /// </summary>
     public async Task RememberAsync(string userId, int organizationId, CancellationToken ct = default)
     {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var stale = now.AddMinutes(-5);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        await db.Users.Where(u => u.Id == userId && u.LastOrganizationId != organizationId)
-            .ExecuteUpdateAsync(s => s.SetProperty(u => u.LastOrganizationId, organizationId), ct);
+        await db.Users.Where(u => u.Id == userId && (u.LastOrganizationId != organizationId || u.LastActiveAt == null || u.LastActiveAt < stale))
+            .ExecuteUpdateAsync(s => s.SetProperty(u => u.LastOrganizationId, organizationId).SetProperty(u => u.LastActiveAt, now), ct);
     }
 
     /// <summary>The organization "/" should open: the last one used, else the first one.</summary>

@@ -1,3 +1,4 @@
+using Cassidy.Portal.Components.Account;
 using Cassidy.Portal.Organizations;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -34,6 +35,20 @@ public abstract class OrgPage : ComponentBase
 
     /// <summary>Loads the page's data; called after access was confirmed.</summary>
     protected virtual Task LoadAsync(OrgMembership membership) => Task.CompletedTask;
+
+    /// <summary>The signed-in user as the audit log names them.</summary>
+    protected async Task<AuditActor> ActorAsync()
+    {
+        var user = (await AuthState).User;
+        return new AuditActor(OrganizationAccess.UserId(user), user.FindFirst(PortalClaims.DisplayName)?.Value ?? user.Identity?.Name ?? "");
+    }
+
+    /// <summary>Confirms access, then runs an action that the audit log attributes to the signed-in user.</summary>
+    protected async Task RunWithActorAsync(Func<OrgMembership, AuditActor, Task> action)
+    {
+        var actor = await ActorAsync();
+        await RunAsync(membership => action(membership, actor));
+    }
 
     /// <summary>Confirms access, then runs the action. Returns the membership, or null when refused.</summary>
     protected async Task<OrgMembership?> RunAsync(Func<OrgMembership, Task> action)

@@ -1,0 +1,184 @@
+using Cassidy.Portal.Data;
+using Cassidy.Portal.Organizations;
+using Cassidy.Portal.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Cassidy.Portal.Tests.Organizations;
+
+public sealed class MemberManagementTests : IAsyncLifetime
+{
+    private TestDatabase _db = null!;
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 3, 10, 9, 0, 0, TimeSpan.Zero));
+    private MemberManagement _members = null!;
+    private Organization _acme = null!;
+    private ApplicationUser _owner = null!, _admin = null!, _member = null!;
+    private AuditActor OwnerActor => new(_owner.Id, "Avery Admin");
+    private AuditActor AdminActor => new(_admin.Id, "Jordan Lee");
+
+    public async Task InitializeAsync()
+    {
+        _db = await TestDatabase.CreateAsync();
+        var services = new ServiceCollection();
+        _db.AddTo(services);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Plans:Free:Members"] = "3", ["Plans:Team:Members"] = "25", ["Portal:BaseUrl"] = "http://portal.test",
+        }).Build();
+        _members = new MemberManagement(services.BuildServiceProvider().GetRequiredService<IDbContextFactory<PortalDbContext>>(), configuration, _clock);
+        _acme = await _db.AddOrganizationAsync("acme", "Acme Corp", "Team");
+        _owner = await _db.AddUserAsync("admin@acme.test", "Avery Admin");
+        _admin = await _db.AddUserAsync("jordan@acme.test", "Jordan Lee");
+        _member = await _db.AddUserAsync("member@acme.test", "Morgan Member");
+        await _db.AddMembershipAsync(_acme, _owner, OrganizationRole.Owner);
+        await _db.AddMembershipAsync(_acme, _admin, OrganizationRole.Admin);
+        await _db.AddMembershipAsync(_acme, _member, OrganizationRole.Member);
+    }
+
+    [Theory]
+    [InlineData("", "Enter a valid email address.")]
+    [InlineData("not-an-email", "Enter a valid email address.")]
+    [InlineData("member@acme.test", "member@acme.test is already a member of Acme Corp.")]
+    public async Task Invalid_invitations_are_refused_and_change_nothing(string email, string error)
+    {
+        var created = await _members.InviteAsync(_acme.Id, OwnerActor, email, OrganizationRole.Member);
+
+        Assert.False(created.Result.Succeeded);
+        Assert.Equal(error, created.Result.Error);
+        Assert.Equal("email", created.Result.Field);
+        await using var db = _db.CreateContext();
+        Assert.Empty(db.Invitations);
+        Assert.Empty(db.AuditEntries);
+    }
+
+    [Fact]
+    public async Task An_invitation_link_registers_its_person_into_the_organization_once()
+    {
+        var created = await _members.InviteAsync(_acme.Id, AdminActor, "nina@newco.test", OrganizationRole.Member);
+        Assert.True(created.Result.Succeeded);
+        Assert.StartsWith("http://portal.test/invitations/", created.Link);
+        var token = created.Link![(created.Link!.LastIndexOf('/') + 1)..];
+
+        var view = await _members.FindInvitationAsync(token);
+        Assert.Equal((InvitationState.Pending, "Acme Corp", "nina@newco.test"), (view.State, view.OrganizationName, view.Email));
+
+        var nina = await _db.AddUserAsync("nina@newco.test", "Nina New");
+        Assert.True((await _members.AcceptAsync(token, nina.Id)).Succeeded);
+
+        await using var db = _db.CreateContext();
+        var membership = await db.Memberships.SingleAsync(m => m.UserId == nina.Id);
+        Assert.Equal((_acme.Id, OrganizationRole.Member), (membership.OrganizationId, membership.Role));
+        Assert.Equal(InvitationState.Used, (await _members.FindInvitationAsync(token)).State);
+        Assert.False((await _members.AcceptAsync(token, nina.Id)).Succeeded);
+        Assert.Equal([AuditActions.MemberInvited, AuditActions.MemberJoined], await db.AuditEntries.OrderBy(a => a.Id).Select(a => a.Action).ToListAsync());
+    }
+
+    [Fact]
+    public async Task Only_the_invited_address_can_accept()
+    {
+        var created = await _members.InviteAsync(_acme.Id, AdminActor, "nina@newco.test", OrganizationRole.Admin);
+        var token = created.Link![(created.Link!.LastIndexOf('/') + 1)..];
+        var mallory = await _db.AddUserAsync("mallory@evil.test", "Mallory");
+
+        var result = await _members.AcceptAsync(token, mallory.Id);
+
+        Assert.Equal("This invitation was sent to nina@newco.test. Sign in with that address to accept it.", result.Error);
+        await using var db = _db.CreateContext();
+        Assert.False(await db.Memberships.AnyAsync(m => m.UserId == mallory.Id));
+    }
+
+    [Fact]
+    public async Task Expired_revoked_and_replaced_links_stop_working()
+    {
+        var first = await _members.InviteAsync(_acme.Id, AdminActor, "a@newco.test", OrganizationRole.Member);
+        var second = await _members.InviteAsync(_acme.Id, AdminActor, "b@newco.test", OrganizationRole.Member);
+        var third = await _members.InviteAsync(_acme.Id, AdminActor, "c@newco.test", OrganizationRole.Member);
+        string Token(CreatedInvitation c) => c.Link![(c.Link!.LastIndexOf('/') + 1)..];
+        var pending = await _members.PendingInvitationsAsync(_acme.Id);
+
+        Assert.True((await _members.RevokeAsync(_acme.Id, AdminActor, pending.Single(p => p.Email == "b@newco.test").Id)).Succeeded);
+        var resent = await _members.ResendAsync(_acme.Id, AdminActor, pending.Single(p => p.Email == "c@newco.test").Id);
+        Assert.Equal(InvitationState.Revoked, (await _members.FindInvitationAsync(Token(second))).State);
+        Assert.Equal(InvitationState.Unknown, (await _members.FindInvitationAsync(Token(third))).State);
+        Assert.Equal(InvitationState.Pending, (await _members.FindInvitationAsync(Token(resent))).State);
+
+        _clock.Advance(MemberManagement.InvitationLifetime + TimeSpan.FromMinutes(1));
+        Assert.Equal(InvitationState.Expired, (await _members.FindInvitationAsync(Token(first))).State);
+        var late = await _db.AddUserAsync("a@newco.test", "Late");
+        Assert.False((await _members.AcceptAsync(Token(first), late.Id)).Succeeded);
+    }
+
+    [Fact]
+    public async Task The_plan_member_limit_counts_pending_invitations_and_says_how_to_get_more()
+    {
+        await using (var db = _db.CreateContext())
+        {
+            await db.Organizations.Where(o => o.Id == _acme.Id).ExecuteUpdateAsync(s => s.SetProperty(o => o.Plan, "Free"));
+        }
+        // 3 members on a 3-member plan: full.
+        var created = await _members.InviteAsync(_acme.Id, OwnerActor, "one-too-many@newco.test", OrganizationRole.Member);
+
+        Assert.False(created.Result.Succeeded);
+        Assert.Equal("plan", created.Result.Field);
+        Assert.Equal("The Free plan includes 3 members, and Acme Corp has 3 (counting pending invitations). Upgrade the plan to invite more.", created.Result.Error);
+    }
+
+    [Fact]
+    public async Task The_last_owner_can_be_neither_demoted_nor_removed()
+    {
+        var demote = await _members.ChangeRoleAsync(_acme.Id, OwnerActor, _owner.Id, OrganizationRole.Admin);
+        var remove = await _members.RemoveAsync(_acme.Id, OwnerActor, _owner.Id);
+
+        Assert.Equal("Avery Admin is the last owner. Make someone else an owner first.", demote.Error);
+        Assert.Equal("Avery Admin is the last owner and can't be removed.", remove.Error);
+        await using var db = _db.CreateContext();
+        Assert.Equal(OrganizationRole.Owner, (await db.Memberships.SingleAsync(m => m.UserId == _owner.Id)).Role);
+        Assert.Empty(db.AuditEntries);
+    }
+
+    [Fact]
+    public async Task Only_an_owner_grants_the_owner_role_and_then_the_first_owner_may_step_down()
+    {
+        Assert.Equal("Only an owner can grant or take away the Owner role.",
+            (await _members.ChangeRoleAsync(_acme.Id, AdminActor, _member.Id, OrganizationRole.Owner)).Error);
+
+        Assert.True((await _members.ChangeRoleAsync(_acme.Id, OwnerActor, _admin.Id, OrganizationRole.Owner)).Succeeded);
+        Assert.True((await _members.ChangeRoleAsync(_acme.Id, OwnerActor, _owner.Id, OrganizationRole.Member)).Succeeded);
+
+        await using var db = _db.CreateContext();
+        var audit = await db.AuditEntries.OrderBy(a => a.Id).ToListAsync();
+        Assert.Equal(2, audit.Count);
+        Assert.Equal((AuditActions.MemberRoleChanged, "Jordan Lee <jordan@acme.test>", "Admin", "Owner"), (audit[0].Action, audit[0].Target, audit[0].Before, audit[0].After));
+        Assert.Equal("Avery Admin", audit[1].ActorName);
+    }
+
+    [Fact]
+    public async Task Removing_a_member_deletes_the_membership_and_audits_it()
+    {
+        Assert.True((await _members.RemoveAsync(_acme.Id, AdminActor, _member.Id)).Succeeded);
+
+        await using var db = _db.CreateContext();
+        Assert.False(await db.Memberships.AnyAsync(m => m.UserId == _member.Id));
+        var entry = await db.AuditEntries.SingleAsync();
+        Assert.Equal((AuditActions.MemberRemoved, "Jordan Lee", "Member", (string?)null), (entry.Action, entry.ActorName, entry.Before, entry.After));
+    }
+
+    [Fact]
+    public async Task Members_list_pages_sorts_and_searches_on_the_server()
+    {
+        var (byEmail, total) = await _members.ListAsync(_acme.Id, null, nameof(MemberRow.Email), descending: true, page: 0, pageSize: 2);
+        Assert.Equal(3, total);
+        Assert.Equal(["member@acme.test", "jordan@acme.test"], byEmail.Select(r => r.Email));
+
+        var (second, _) = await _members.ListAsync(_acme.Id, null, nameof(MemberRow.Email), descending: true, page: 1, pageSize: 2);
+        Assert.Equal(["admin@acme.test"], second.Select(r => r.Email));
+
+        var (found, count) = await _members.ListAsync(_acme.Id, "MORGAN", null, false, 0, 10);
+        Assert.Equal(1, count);
+        Assert.Equal("Morgan Member", Assert.Single(found).Name);
+    }
+
+    public Task DisposeAsync() => _db.DisposeAsync().AsTask();
+}

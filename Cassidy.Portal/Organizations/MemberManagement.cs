@@ -1,0 +1,249 @@
+using System.Net.Mail;
+using System.Security.Cryptography;
+using System.Text;
+using Cassidy.Portal.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cassidy.Portal.Organizations;
+
+/// <summary>The outcome of a change an admin asked for: done, or refused with a reason a person can act on.</summary>
+public sealed record ChangeResult(bool Succeeded, string? Error = null, string? Field = null)
+{
+    public static readonly ChangeResult Ok = new(true);
+    public static ChangeResult Refused(string error, string? field = null) => new(false, error, field);
+}
+
+public sealed record MemberRow(string UserId, string Name, string Email, OrganizationRole Role, DateTime JoinedAt, DateTime? LastActiveAt);
+
+public sealed record InvitationRow(int Id, string Email, OrganizationRole Role, string InvitedBy, DateTime LastSentAt, DateTime ExpiresAt);
+
+public sealed record CreatedInvitation(ChangeResult Result, string? Link);
+
+/// <summary>
+/// Members, roles and invitations of one organization. Every change is audited in the same transaction.
+/// Callers have already checked that the actor is an admin of the organization (OrgPage.RunAsync).
+/// </summary>
+public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactory, IConfiguration configuration, TimeProvider clock)
+{
+    public static readonly TimeSpan InvitationLifetime = TimeSpan.FromDays(7);
+
+    private DateTime Now => clock.GetUtcNow().UtcDateTime;
+
+    public async Task<(IReadOnlyList<MemberRow> Rows, int Total)> ListAsync(int organizationId, string? search, string? sortBy,
+        bool descending, int page, int pageSize, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var query = db.Memberships.AsNoTracking().Where(m => m.OrganizationId == organizationId);
+        if (!string.IsNullOrWhiteSpace(search))
+        {
+            var s = search.Trim().ToLower();
+            query = query.Where(m => m.User.DisplayName.ToLower().Contains(s) || m.User.Email!.ToLower().Contains(s));
+        }
+        var total = await query.CountAsync(ct);
+        query = (sortBy, descending) switch
+        {
+            (nameof(MemberRow.Email), false) => query.OrderBy(m => m.User.Email),
+            (nameof(MemberRow.Email), true) => query.OrderByDescending(m => m.User.Email),
+            (nameof(MemberRow.Role), false) => query.OrderBy(m => m.Role).ThenBy(m => m.User.DisplayName),
+            (nameof(MemberRow.Role), true) => query.OrderByDescending(m => m.Role).ThenBy(m => m.User.DisplayName),
+            (nameof(MemberRow.JoinedAt), false) => query.OrderBy(m => m.JoinedAt),
+            (nameof(MemberRow.JoinedAt), true) => query.OrderByDescending(m => m.JoinedAt),
+            (nameof(MemberRow.LastActiveAt), false) => query.OrderBy(m => m.User.LastActiveAt),
+            (nameof(MemberRow.LastActiveAt), true) => query.OrderByDescending(m => m.User.LastActiveAt),
+            (_, true) => query.OrderByDescending(m => m.User.DisplayName),
+            _ => query.OrderBy(m => m.User.DisplayName),
+        };
+        var rows = query.Select(m => new MemberRow(m.UserId, m.User.DisplayName, m.User.Email ?? "", m.Role, m.JoinedAt, m.User.LastActiveAt));
+        return (await rows.Skip(page * pageSize).Take(pageSize).ToListAsync(ct), total);
+    }
+
+    public async Task<IReadOnlyList<InvitationRow>> PendingInvitationsAsync(int organizationId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var now = Now;
+        return await db.Invitations.AsNoTracking()
+            .Where(i => i.OrganizationId == organizationId && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now)
+            .OrderByDescending(i => i.CreatedAt)
+            .Select(i => new InvitationRow(i.Id, i.Email, i.Role,
+                db.Users.Where(u => u.Id == i.InvitedByUserId).Select(u => u.DisplayName).FirstOrDefault() ?? "",
+                i.LastSentAt, i.ExpiresAt))
+            .ToListAsync(ct);
+    }
+
+    /// <summary>Creates an invitation and returns its single-use link (shown to the admin, and emailed).</summary>
+    public async Task<CreatedInvitation> InviteAsync(int organizationId, AuditActor actor, string email, OrganizationRole role,
+        CancellationToken ct = default)
+    {
+        email = email.Trim();
+        if (!IsEmail(email)) return new(ChangeResult.Refused("Enter a valid email address.", "email"), null);
+        if (role == OrganizationRole.Owner && !await IsOwnerAsync(organizationId, actor, ct))
+            return new(ChangeResult.Refused("Only an owner can invite another owner.", "role"), null);
+
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var organization = await db.Organizations.SingleAsync(o => o.Id == organizationId, ct);
+        var normalized = email.ToUpperInvariant();
+        if (await db.Memberships.AnyAsync(m => m.OrganizationId == organizationId && m.User.NormalizedEmail == normalized, ct))
+            return new(ChangeResult.Refused($"{email} is already a member of {organization.Name}.", "email"), null);
+        var now = Now;
+        if (await db.Invitations.AnyAsync(i => i.OrganizationId == organizationId && i.Email.ToUpper() == normalized
+                && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now, ct))
+            return new(ChangeResult.Refused($"{email} already has a pending invitation. Resend it from the list below.", "email"), null);
+
+        var limit = MemberLimit(organization.Plan);
+        var seats = await db.Memberships.CountAsync(m => m.OrganizationId == organizationId, ct)
+            + await db.Invitations.CountAsync(i => i.OrganizationId == organizationId && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now, ct);
+        if (seats >= limit)
+            return new(ChangeResult.Refused(
+                $"The {organization.Plan} plan includes {limit} members, and {organization.Name} has {seats} (counting pending invitations). Upgrade the plan to invite more.",
+                "plan"), null);
+
+        var token = NewToken();
+        db.Invitations.Add(new Invitation
+        {
+            OrganizationId = organizationId,
+            Email = email,
+            Role = role,
+            TokenHash = Hash(token),
+            InvitedByUserId = actor.UserId ?? "",
+            CreatedAt = now,
+            LastSentAt = now,
+            ExpiresAt = now + InvitationLifetime,
+        });
+        AuditLog.Record(db, organizationId, actor, AuditActions.MemberInvited, email, null, role.ToString(), now);
+        await db.SaveChangesAsync(ct);
+        return new(ChangeResult.Ok, InvitationLink(token));
+    }
+
+    /// <summary>A fresh link (the old one stops working) and a new expiry.</summary>
+    public async Task<CreatedInvitation> ResendAsync(int organizationId, AuditActor actor, int invitationId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var invitation = await db.Invitations.SingleOrDefaultAsync(i => i.Id == invitationId && i.OrganizationId == organizationId, ct);
+        var now = Now;
+        if (invitation is null || invitation.AcceptedAt is not null || invitation.RevokedAt is not null)
+            return new(ChangeResult.Refused("This invitation is no longer pending."), null);
+        var token = NewToken();
+        invitation.TokenHash = Hash(token);
+        invitation.LastSentAt = now;
+        invitation.ExpiresAt = now + InvitationLifetime;
+        AuditLog.Record(db, organizationId, actor, AuditActions.InvitationResent, invitation.Email, null, null, now);
+        await db.SaveChangesAsync(ct);
+        return new(ChangeResult.Ok, InvitationLink(token));
+    }
+
+    public async Task<ChangeResult> RevokeAsync(int organizationId, AuditActor actor, int invitationId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var invitation = await db.Invitations.SingleOrDefaultAsync(i => i.Id == invitationId && i.OrganizationId == organizationId, ct);
+        if (invitation is null || invitation.AcceptedAt is not null || invitation.RevokedAt is not null)
+            return ChangeResult.Refused("This invitation is no longer pending.");
+        var now = Now;
+        invitation.RevokedAt = now;
+        AuditLog.Record(db, organizationId, actor, AuditActions.InvitationRevoked, invitation.Email, "pending", "revoked", now);
+        await db.SaveChangesAsync(ct);
+        return ChangeResult.Ok;
+    }
+
+    public async Task<ChangeResult> ChangeRoleAsync(int organizationId, AuditActor actor, string userId, OrganizationRole role,
+        CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var membership = await db.Memberships.Include(m => m.User)
+            .SingleOrDefaultAsync(m => m.OrganizationId == organizationId && m.UserId == userId, ct);
+        if (membership is null) return ChangeResult.Refused("This person is no longer a member.");
+        if (membership.Role == role) return ChangeResult.Ok;
+        var touchesOwner = role == OrganizationRole.Owner || membership.Role == OrganizationRole.Owner;
+        if (touchesOwner && !await IsOwnerAsync(organizationId, actor, ct))
+            return ChangeResult.Refused("Only an owner can grant or take away the Owner role.");
+        if (membership.Role == OrganizationRole.Owner && await OwnerCountAsync(db, organizationId, ct) == 1)
+            return ChangeResult.Refused($"{membership.User.DisplayName} is the last owner. Make someone else an owner first.");
+
+        var before = membership.Role;
+        membership.Role = role;
+        AuditLog.Record(db, organizationId, actor, AuditActions.MemberRoleChanged, Describe(membership.User), before.ToString(), role.ToString(), Now);
+        await db.SaveChangesAsync(ct);
+        return ChangeResult.Ok;
+    }
+
+    public async Task<ChangeResult> RemoveAsync(int organizationId, AuditActor actor, string userId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var membership = await db.Memberships.Include(m => m.User)
+            .SingleOrDefaultAsync(m => m.OrganizationId == organizationId && m.UserId == userId, ct);
+        if (membership is null) return ChangeResult.Refused("This person is no longer a member.");
+        if (membership.Role == OrganizationRole.Owner)
+        {
+            if (await OwnerCountAsync(db, organizationId, ct) == 1)
+                return ChangeResult.Refused($"{membership.User.DisplayName} is the last owner and can't be removed.");
+            if (!await IsOwnerAsync(organizationId, actor, ct))
+                return ChangeResult.Refused("Only an owner can remove another owner.");
+        }
+        db.Memberships.Remove(membership);
+        AuditLog.Record(db, organizationId, actor, AuditActions.MemberRemoved, Describe(membership.User), membership.Role.ToString(), null, Now);
+        await db.SaveChangesAsync(ct);
+        return ChangeResult.Ok;
+    }
+
+    /// <summary>What an invitation link leads to, for the acceptance page.</summary>
+    public async Task<InvitationView> FindInvitationAsync(string token, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var hash = Hash(token);
+        var invitation = await db.Invitations.AsNoTracking().Include(i => i.Organization).SingleOrDefaultAsync(i => i.TokenHash == hash, ct);
+        if (invitation is null) return new InvitationView(InvitationState.Unknown, null, null, null, default);
+        var state = invitation.RevokedAt is not null ? InvitationState.Revoked
+            : invitation.AcceptedAt is not null ? InvitationState.Used
+            : invitation.ExpiresAt <= Now ? InvitationState.Expired
+            : InvitationState.Pending;
+        return new InvitationView(state, invitation.Organization.Name, invitation.Organization.Slug, invitation.Email, invitation.Role);
+    }
+
+    /// <summary>Joins the invited user to the organization; the link is used up.</summary>
+    public async Task<ChangeResult> AcceptAsync(string token, string userId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var hash = Hash(token);
+        var invitation = await db.Invitations.Include(i => i.Organization).SingleOrDefaultAsync(i => i.TokenHash == hash, ct);
+        var now = Now;
+        if (invitation is null || !invitation.IsPendingAt(now))
+            return ChangeResult.Refused("This invitation link is no longer valid.");
+        var user = await db.Users.SingleAsync(u => u.Id == userId, ct);
+        if (!string.Equals(user.Email, invitation.Email, StringComparison.OrdinalIgnoreCase))
+            return ChangeResult.Refused($"This invitation was sent to {invitation.Email}. Sign in with that address to accept it.");
+        if (!await db.Memberships.AnyAsync(m => m.OrganizationId == invitation.OrganizationId && m.UserId == userId, ct))
+            db.Memberships.Add(new Membership { OrganizationId = invitation.OrganizationId, UserId = userId, Role = invitation.Role, JoinedAt = now });
+        invitation.AcceptedAt = now;
+        invitation.AcceptedByUserId = userId;
+        user.LastOrganizationId = invitation.OrganizationId;
+        AuditLog.Record(db, invitation.OrganizationId, new AuditActor(userId, user.DisplayName), AuditActions.MemberJoined,
+            Describe(user), null, invitation.Role.ToString(), now);
+        await db.SaveChangesAsync(ct);
+        return ChangeResult.Ok;
+    }
+
+    public int MemberLimit(string plan) => configuration.GetValue($"Plans:{plan}:Members", int.MaxValue);
+
+    private async Task<bool> IsOwnerAsync(int organizationId, AuditActor actor, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Memberships.AnyAsync(m => m.OrganizationId == organizationId && m.UserId == actor.UserId && m.Role == OrganizationRole.Owner, ct);
+    }
+
+    private static Task<int> OwnerCountAsync(PortalDbContext db, int organizationId, CancellationToken ct) =>
+        db.Memberships.CountAsync(m => m.OrganizationId == organizationId && m.Role == OrganizationRole.Owner, ct);
+
+    private static string Describe(ApplicationUser user) => $"{user.DisplayName} <{user.Email}>";
+
+    private string InvitationLink(string token) => $"{configuration["Portal:BaseUrl"]?.TrimEnd('/')}/invitations/{token}";
+
+    private static string NewToken() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static string Hash(string token) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    public static bool IsEmail(string value) =>
+        value.Length is > 3 and <= 256 && MailAddress.TryCreate(value, out var address) && address.Address == value && value.Contains('.', StringComparison.Ordinal);
+}
+
+public enum InvitationState { Pending, Expired, Revoked, Used, Unknown }
+
+public sealed record InvitationView(InvitationState State, string? OrganizationName, string? Slug, string? Email, OrganizationRole Role);

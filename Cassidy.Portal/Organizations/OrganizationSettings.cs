@@ -1,0 +1,46 @@
+using Cassidy.Portal.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cassidy.Portal.Organizations;
+
+/// <summary>An organization's own settings: its name and time zone (the slug never changes once created).</summary>
+public sealed class OrganizationSettings(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
+{
+    public sealed record General(string Name, string Slug, string TimeZone, DateTime BillingAnchor, DateTime CreatedAt);
+
+    /// <summary>IANA time zones the picker offers (charts draw days and reset times in the chosen one).</summary>
+    public static IReadOnlyList<string> TimeZones { get; } = TimeZoneInfo.GetSystemTimeZones()
+        .Select(z => z.Id).Where(id => id.Contains('/') || id == "UTC").Order(StringComparer.Ordinal).ToList();
+
+    public async Task<General> GetAsync(int organizationId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Organizations.Where(o => o.Id == organizationId)
+            .Select(o => new General(o.Name, o.Slug, o.TimeZone, o.BillingAnchor, o.CreatedAt)).SingleAsync(ct);
+    }
+
+    public static string? ValidateName(string? name) =>
+        string.IsNullOrWhiteSpace(name) ? "Enter the organization's name."
+        : name.Trim().Length is < 2 or > 100 ? "The name must be 2 to 100 characters long." : null;
+
+    public static string? ValidateTimeZone(string? zone) =>
+        zone is not null && TimeZoneInfo.TryFindSystemTimeZoneById(zone, out _) ? null : "Choose a time zone from the list.";
+
+    public async Task<ChangeResult> UpdateAsync(int organizationId, AuditActor actor, string name, string timeZone, CancellationToken ct = default)
+    {
+        if (ValidateName(name) is { } nameError) return ChangeResult.Refused(nameError, "name");
+        if (ValidateTimeZone(timeZone) is { } zoneError) return ChangeResult.Refused(zoneError, "timeZone");
+        name = name.Trim();
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var organization = await db.Organizations.SingleAsync(o => o.Id == organizationId, ct);
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (organization.Name != name)
+            AuditLog.Record(db, organizationId, actor, AuditActions.OrganizationUpdated, "Name", organization.Name, name, now);
+        if (organization.TimeZone != timeZone)
+            AuditLog.Record(db, organizationId, actor, AuditActions.OrganizationUpdated, "Time zone", organization.TimeZone, timeZone, now);
+        organization.Name = name;
+        organization.TimeZone = timeZone;
+        await db.SaveChangesAsync(ct);
+        return ChangeResult.Ok;
+    }
+}
