@@ -2,6 +2,7 @@ using Cassidy.Portal.Components;
 using Cassidy.Portal.Components.Account;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Demo;
+using Cassidy.Portal.Metering;
 using Cassidy.Portal.Organizations;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -72,6 +73,7 @@ public static class PortalSetup
         services.AddScoped<OrganizationAccess>();
         services.AddScoped<OrganizationSignup>();
         services.AddScoped<DemoSeeder>();
+        services.AddMetering();
     }
 
     public static void MapPortal(this WebApplication app)

@@ -1,4 +1,5 @@
 using Cassidy.Portal.Data;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,8 +23,12 @@ public sealed class TestDatabase : IAsyncDisposable
         return db;
     }
 
-    public void AddTo(IServiceCollection services) =>
+    public void AddTo(IServiceCollection services)
+    {
+        // The portal's Identity schema (passkeys): without it the model differs from the migrations.
+        services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3);
         services.AddDbContextFactory<PortalDbContext>(o => o.UseSqlite(ConnectionString).AddInterceptors(new SqliteConnectionSetup()));
+    }
 
     public PortalDbContext CreateContext() =>
         new(new DbContextOptionsBuilder<PortalDbContext>().UseSqlite(ConnectionString).AddInterceptors(new SqliteConnectionSetup()).Options);
