@@ -3,6 +3,7 @@ using Cassidy.Portal.Components.Account;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Demo;
 using Cassidy.Portal.Exports;
+using Cassidy.Portal.Metering;
 using Cassidy.Portal.Organizations;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -76,6 +77,7 @@ public static class PortalSetup
         services.AddScoped<OrganizationSettings>();
         services.AddScoped<AuditQueries>();
         services.AddScoped<DemoSeeder>();
+        services.AddMetering();
     }
 
     public static void MapPortal(this WebApplication app)

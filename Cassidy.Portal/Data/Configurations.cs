@@ -18,6 +18,7 @@ public sealed class OrganizationConfiguration : IEntityTypeConfiguration<Organiz
         b.Property(o => o.Name).HasMaxLength(100);
         b.Property(o => o.Plan).HasMaxLength(32);
         b.Property(o => o.TimeZone).HasMaxLength(64);
+        b.Property(o => o.ScheduledPlan).HasMaxLength(32);
     }
 }
 
@@ -28,6 +29,7 @@ public sealed class MembershipConfiguration : IEntityTypeConfiguration<Membershi
         b.HasIndex(m => new { m.OrganizationId, m.UserId }).IsUnique();
         b.HasIndex(m => m.UserId);
         b.Property(m => m.Role).HasConversion<string>().HasMaxLength(16);
+        b.Property(m => m.CapMode).HasConversion<string>().HasMaxLength(16);
         b.HasOne(m => m.Organization).WithMany(o => o.Memberships).HasForeignKey(m => m.OrganizationId);
         b.HasOne(m => m.User).WithMany(u => u.Memberships).HasForeignKey(m => m.UserId);
     }

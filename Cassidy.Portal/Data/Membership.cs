@@ -7,6 +7,17 @@ public enum OrganizationRole
     Owner = 2,
 }
 
+/// <summary>How a member's per-period credit limit is decided.</summary>
+public enum MemberCapMode
+{
+    /// <summary>The organization's default limit applies.</summary>
+    Default = 0,
+    /// <summary><see cref="Membership.CapMillicredits"/> applies.</summary>
+    Custom = 1,
+    /// <summary>Explicitly unlimited, whatever the default.</summary>
+    Unlimited = 2,
+}
+
 public class Membership
 {
     public int Id { get; set; }
@@ -20,6 +31,11 @@ public class Membership
     public OrganizationRole Role { get; set; }
 
     public DateTime JoinedAt { get; set; }
+
+    /// <summary>Per-member spending cap (credits per billing period): the org default, a number, or unlimited.</summary>
+    public MemberCapMode CapMode { get; set; }
+
+    public long? CapMillicredits { get; set; }
 
     public bool IsAdmin => Role is OrganizationRole.Owner or OrganizationRole.Admin;
 }

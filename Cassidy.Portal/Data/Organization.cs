@@ -20,5 +20,17 @@ public class Organization
 
     public DateTime CreatedAt { get; set; }
 
+    /// <summary>Credits a member may use per billing period unless their membership overrides it; null = unlimited.</summary>
+    public long? DefaultMemberCapMillicredits { get; set; }
+
+    /// <summary>Monthly credits of an Enterprise agreement; null = the Enterprise plan's default.</summary>
+    public long? EnterpriseMonthlyCredits { get; set; }
+
+    /// <summary>Enterprise agreement: how much of the unused allowance (percent of the monthly allowance) rolls over; null or 0 = none.</summary>
+    public int? RolloverCapPercent { get; set; }
+
+    /// <summary>A downgrade waiting for the next period (applied when the current period closes).</summary>
+    public string? ScheduledPlan { get; set; }
+
     public List<Membership> Memberships { get; set; } = [];
 }

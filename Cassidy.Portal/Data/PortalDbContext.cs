@@ -9,6 +9,17 @@ public class PortalDbContext(DbContextOptions<PortalDbContext> options) : Identi
     public DbSet<Membership> Memberships => Set<Membership>();
     public DbSet<Invitation> Invitations => Set<Invitation>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
+    public DbSet<CreditAccount> CreditAccounts => Set<CreditAccount>();
+    public DbSet<CreditGrant> CreditGrants => Set<CreditGrant>();
+    public DbSet<LedgerEntry> LedgerEntries => Set<LedgerEntry>();
+    public DbSet<UsageEvent> UsageEvents => Set<UsageEvent>();
+    public DbSet<UsageDraw> UsageDraws => Set<UsageDraw>();
+    public DbSet<CreditHold> CreditHolds => Set<CreditHold>();
+    public DbSet<UsageRollup> UsageRollups => Set<UsageRollup>();
+    public DbSet<AgentRollup> AgentRollups => Set<AgentRollup>();
+    public DbSet<RunRollup> RunRollups => Set<RunRollup>();
+    public DbSet<MeetingRollup> MeetingRollups => Set<MeetingRollup>();
+    public DbSet<StorageSnapshot> StorageSnapshots => Set<StorageSnapshot>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

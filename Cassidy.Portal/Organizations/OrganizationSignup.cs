@@ -1,11 +1,12 @@
 using System.Text;
 using Cassidy.Portal.Data;
+using Cassidy.Portal.Metering;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cassidy.Portal.Organizations;
 
 /// <summary>Creates organizations: a new sign-up gets its own organization on the Free plan, as its Owner.</summary>
-public sealed class OrganizationSignup(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
+public sealed class OrganizationSignup(IDbContextFactory<PortalDbContext> dbFactory, CreditLedger ledger, TimeProvider clock)
 {
     public const string DefaultPlan = "Free";
 
@@ -27,6 +28,8 @@ public sealed class OrganizationSignup(IDbContextFactory<PortalDbContext> dbFact
         await db.SaveChangesAsync(ct);
         await db.Users.Where(u => u.Id == ownerUserId)
             .ExecuteUpdateAsync(s => s.SetProperty(u => u.LastOrganizationId, organization.Id), ct);
+        // Its first monthly allowance, so the new organization has credits from the start.
+        await ledger.OpenAccountAsync(organization.Id);
         return organization;
     }
 

@@ -1,0 +1,205 @@
+namespace Cassidy.Portal.Data;
+
+/// <summary>The kinds of <see cref="CreditGrant"/> (SPEC §3.2), stored as these strings.</summary>
+public static class GrantKinds
+{
+    public const string MonthlyAllowance = "monthly_allowance";
+    public const string Rollover = "rollover";
+    public const string CreditPackage = "credit_package";
+    public const string Adjustment = "adjustment";
+}
+
+/// <summary>The kinds of <see cref="LedgerEntry"/>, stored as these strings.</summary>
+public static class LedgerKinds
+{
+    public const string Grant = "grant";
+    public const string Usage = "usage";
+    public const string Expiry = "expiry";
+    public const string Rollover = "rollover";
+    public const string Adjustment = "adjustment";
+}
+
+public static class UsageTypes
+{
+    public const string ModelCall = "model_call";
+    public const string Meeting = "meeting";
+    public const string Storage = "storage";
+}
+
+public static class Features
+{
+    public const string AgentChat = "agent_chat";
+    public const string WorkflowRun = "workflow_run";
+}
+
+/// <summary>Credits entering an organization. Only <see cref="RemainingMillicredits"/> and <see cref="ExpiredAt"/> ever change.</summary>
+public class CreditGrant
+{
+    public long Id { get; set; }
+    public int OrganizationId { get; set; }
+    public string Kind { get; set; } = GrantKinds.MonthlyAllowance;
+    /// <summary>Signed only for adjustments; every other kind is positive.</summary>
+    public long AmountMillicredits { get; set; }
+    public long RemainingMillicredits { get; set; }
+    public DateTime StartsAt { get; set; }
+    public DateTime? ExpiresAt { get; set; }
+    /// <summary>The billing period a monthly allowance belongs to; unique per organization, so a period is granted (closed) once.</summary>
+    public DateTime? PeriodStart { get; set; }
+    public string? Reason { get; set; }
+    public string? CreatedByUserId { get; set; }
+    public DateTime CreatedAt { get; set; }
+    /// <summary>When what was left of it expired (a ledger <c>expiry</c> entry records the amount).</summary>
+    public DateTime? ExpiredAt { get; set; }
+}
+
+/// <summary>One movement of credits. Append-only: never updated, never deleted.</summary>
+public class LedgerEntry
+{
+    public long Id { get; set; }
+    public int OrganizationId { get; set; }
+    public string Kind { get; set; } = LedgerKinds.Usage;
+    public long AmountMillicredits { get; set; }
+    public long BalanceAfterMillicredits { get; set; }
+    public DateTime OccurredAt { get; set; }
+    public long? GrantId { get; set; }
+    public long? UsageEventId { get; set; }
+    public string? UserId { get; set; }
+    public string? Description { get; set; }
+}
+
+/// <summary>A recorded usage event (model call, meeting or storage snapshot), unique per (organization, external id).</summary>
+public class UsageEvent
+{
+    public long Id { get; set; }
+    public int OrganizationId { get; set; }
+    public string ExternalId { get; set; } = "";
+    /// <summary>SHA-256 of the event's canonical fields: a replay with other content is a conflict.</summary>
+    public byte[] ContentHash { get; set; } = [];
+    public string Type { get; set; } = UsageTypes.ModelCall;
+    public string? UserId { get; set; }
+    public DateTime OccurredAt { get; set; }
+    public string? Feature { get; set; }
+    public string? Model { get; set; }
+    public long InputTokens { get; set; }
+    public long KnowledgeTokens { get; set; }
+    public long OutputTokens { get; set; }
+    /// <summary>Comma-separated capability names.</summary>
+    public string? Capabilities { get; set; }
+    public string? AgentId { get; set; }
+    public string? WorkflowId { get; set; }
+    public string? RunId { get; set; }
+    public string? HoldId { get; set; }
+    public double? Minutes { get; set; }
+    public long? Bytes { get; set; }
+    /// <summary>Priced once, at recording: later price changes never re-price it.</summary>
+    public long CreditsMillicredits { get; set; }
+    public DateTime RecordedAt { get; set; }
+}
+
+/// <summary>Which grant a usage event drew its credits from; a null grant is overdraft.</summary>
+public class UsageDraw
+{
+    public long Id { get; set; }
+    public long UsageEventId { get; set; }
+    public long? GrantId { get; set; }
+    public long AmountMillicredits { get; set; }
+}
+
+/// <summary>An organization's stored balance (always the sum of its ledger) and its current billing period.</summary>
+public class CreditAccount
+{
+    public int OrganizationId { get; set; }
+    public long BalanceMillicredits { get; set; }
+    /// <summary>Usage no grant has paid for yet; the next grant pays it first. Balance = grants remaining − overdraft.</summary>
+    public long OverdraftMillicredits { get; set; }
+    public DateTime CurrentPeriodStart { get; set; }
+    public DateTime CurrentPeriodEnd { get; set; }
+    public DateTime? LastClosedPeriodStart { get; set; }
+    /// <summary>Bumped by every write; the writer re-reads its cached state when another writer moved it.</summary>
+    public long Version { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}
+
+public static class HoldStatuses
+{
+    public const string Active = "active";
+    public const string Settled = "settled";
+    public const string Released = "released";
+}
+
+/// <summary>Credits reserved by an authorize call until its usage event settles it, it is released, or it expires.</summary>
+public class CreditHold
+{
+    public string Id { get; set; } = "";
+    public int OrganizationId { get; set; }
+    public string UserId { get; set; } = "";
+    public string Feature { get; set; } = "";
+    public string? Model { get; set; }
+    public long EstimateMillicredits { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime ExpiresAt { get; set; }
+    public string Status { get; set; } = HoldStatuses.Active;
+    public DateTime? ResolvedAt { get; set; }
+}
+
+/// <summary>Hourly bucket (UTC hour of the event) of model-call usage per member, model and feature.</summary>
+public class UsageRollup
+{
+    public int OrganizationId { get; set; }
+    public DateTime HourStart { get; set; }
+    public string UserId { get; set; } = "";
+    public string Model { get; set; } = "";
+    public string Feature { get; set; } = "";
+    public long CreditsMillicredits { get; set; }
+    public long Calls { get; set; }
+    public long InputTokens { get; set; }
+    public long KnowledgeTokens { get; set; }
+    public long OutputTokens { get; set; }
+}
+
+/// <summary>Hourly bucket of model calls made by an agent or a workflow ("" when the event named none).</summary>
+public class AgentRollup
+{
+    public int OrganizationId { get; set; }
+    public DateTime HourStart { get; set; }
+    public string UserId { get; set; } = "";
+    public string AgentId { get; set; } = "";
+    public string WorkflowId { get; set; } = "";
+    public string Model { get; set; } = "";
+    public long CreditsMillicredits { get; set; }
+    public long Calls { get; set; }
+}
+
+/// <summary>One agent or workflow run (events sharing a runId): runs are counted from here, not from raw events.</summary>
+public class RunRollup
+{
+    public int OrganizationId { get; set; }
+    public string RunId { get; set; } = "";
+    public string UserId { get; set; } = "";
+    public string AgentId { get; set; } = "";
+    public string WorkflowId { get; set; } = "";
+    public DateTime FirstAt { get; set; }
+    public DateTime LastAt { get; set; }
+    public long CreditsMillicredits { get; set; }
+    public long Calls { get; set; }
+}
+
+/// <summary>Hourly bucket of meeting minutes per member.</summary>
+public class MeetingRollup
+{
+    public int OrganizationId { get; set; }
+    public DateTime HourStart { get; set; }
+    public string UserId { get; set; } = "";
+    public double Minutes { get; set; }
+    public long Meetings { get; set; }
+}
+
+/// <summary>A storage gauge reading; the latest (by OccurredAt) is the organization's storage.</summary>
+public class StorageSnapshot
+{
+    public long Id { get; set; }
+    public int OrganizationId { get; set; }
+    public DateTime OccurredAt { get; set; }
+    public long Bytes { get; set; }
+    public long UsageEventId { get; set; }
+}

@@ -1,0 +1,230 @@
+using System.Security.Cryptography;
+using Cassidy.Portal.Data;
+using Microsoft.Data.Sqlite;
+
+namespace Cassidy.Portal.Metering;
+
+/// <summary>An authorize request (SPEC §4): model and token ceilings are optional; with a model a hold is placed.</summary>
+public sealed record AuthorizeInput(string Organization, string User, string Feature, string? Model = null,
+    long? MaxInputTokens = null, long? MaxOutputTokens = null);
+
+/// <summary>Authorize's answer: a decision, or the organization / member is unknown (404), or the model is (400).</summary>
+public sealed record AuthorizeOutcome(AuthorizeDecision? Decision, string? NotFound = null, string? InvalidField = null);
+
+/// <summary>An organization's balance as the balance endpoint and pages show it; millicredits.</summary>
+public sealed record BalanceSnapshot(int OrganizationId, long Balance, string Plan, DateTime PeriodStart, DateTime PeriodEnd,
+    long Allowance, long Used, long Held);
+
+/// <summary>
+/// Proof that the books balance (SPEC §3.2, §6): the stored balance equals the ledger's sum and what the grants hold
+/// minus overdraft; the hourly rollups equal the usage in the ledger, which equals the credits of recorded events.
+/// </summary>
+public sealed record LedgerCheck(long StoredBalance, long LedgerSum, long GrantsRemaining, long Overdraft,
+    long UsageLedgerSum, long RollupSum, long UsageEventsSum)
+{
+    public bool Ok => StoredBalance == LedgerSum && GrantsRemaining - Overdraft == StoredBalance
+                      && RollupSum == UsageLedgerSum && UsageEventsSum == UsageLedgerSum;
+}
+
+/// <summary>
+/// The metering engine's front door, used by the internal API, the pages and the demo: records usage, authorizes
+/// calls (holds), grants credits and closes periods — every write through the one <see cref="IngestWriter"/>,
+/// every authorize from the in-memory <see cref="CreditView"/>.
+/// </summary>
+public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimeProvider clock, string connectionString, ILogger logger)
+    : IAsyncDisposable
+{
+    private bool _ownsWriter;
+
+    public CreditView View => writer.View;
+    public PriceTable Prices => prices;
+    public TimeProvider Clock => clock;
+
+    /// <summary>A ledger with its own writer and view (the demo seeder's, on its own clock; tests).</summary>
+    public static CreditLedger Create(string connectionString, PriceTable prices, PlanCatalog plans, TimeProvider clock, ILogger logger) =>
+        new(new IngestWriter(connectionString, plans, new CreditView(), clock, logger), prices, clock, connectionString, logger) { _ownsWriter = true };
+
+    private DateTime Now => clock.GetUtcNow().UtcDateTime;
+
+    // ---- usage ------------------------------------------------------------------------------------------------
+
+    /// <summary>Validates and prices each event, then records the valid ones in one transaction. Results in input order;
+    /// returns only after the commit.</summary>
+    public async Task<IReadOnlyList<UsageResult>> RecordUsageAsync(IReadOnlyList<UsageEventInput> events)
+    {
+        var now = Now;
+        var results = new UsageResult[events.Count];
+        var prepared = new List<(int Index, PreparedUsage Event)>(events.Count);
+        for (var i = 0; i < events.Count; i++)
+        {
+            var (ready, rejection) = PreparedUsage.Prepare(events[i], prices, now);
+            if (ready is null) results[i] = rejection!;
+            else prepared.Add((i, ready));
+        }
+        if (prepared.Count > 0)
+        {
+            var recorded = await writer.RunAsync(store =>
+            {
+                var r = new UsageResult[prepared.Count];
+                for (var j = 0; j < prepared.Count; j++) r[j] = store.Record(prepared[j].Event);
+                return r;
+            }, prepared.Count);
+            for (var j = 0; j < prepared.Count; j++) results[prepared[j].Index] = recorded[j];
+        }
+        return results;
+    }
+
+    // ---- authorize and holds ----------------------------------------------------------------------------------
+
+    public async Task<AuthorizeOutcome> AuthorizeAsync(AuthorizeInput input)
+    {
+        long? estimate = null;
+        if (input.Model is { } model)
+        {
+            var price = prices.Estimate(model, input.MaxInputTokens ?? 0, input.MaxOutputTokens ?? 0, input.Feature);
+            if (!price.Ok) return new AuthorizeOutcome(null, InvalidField: "model");
+            estimate = price.Millicredits;
+        }
+        var view = await CurrentViewAsync(input.Organization);
+        if (view is null) return new AuthorizeOutcome(null, NotFound: "organization");
+
+        var email = input.User.Trim().Normalize().ToUpperInvariant();
+        var member = view.FindMember(email);
+        if (member is null)
+        {
+            await ReloadAsync(view.OrganizationId); // joined since the view was loaded?
+            member = view.FindMember(email);
+            if (member is null) return new AuthorizeOutcome(null, NotFound: "user");
+        }
+        var holdLifetime = TimeSpan.FromSeconds(prices.Options.HoldSeconds);
+        var decision = view.Decide(member, estimate, Now, holdLifetime, NewHoldId);
+        if (decision.HoldId is { } holdId)
+        {
+            // The hold counts from this moment (it is in the view); persisting it rides the next group commit.
+            // A settling event is queued after this write, so it always finds the row.
+            var hold = new HoldView(holdId, view.OrganizationId, member.UserId, decision.Held!.Value, Now + holdLifetime);
+            Observe(writer.RunAsync(store => { store.InsertHold(hold, input.Feature, input.Model); return true; }));
+        }
+        return new AuthorizeOutcome(decision);
+    }
+
+    /// <summary>Releases an active hold (its call never ran). False when no active hold has this id.</summary>
+    public async Task<bool> ReleaseHoldAsync(string holdId)
+    {
+        var view = View.FindByHold(holdId);
+        var removed = view?.RemoveHold(holdId) ?? false;
+        var updated = await writer.RunAsync(store => store.ResolveHold(holdId, HoldStatuses.Released, null));
+        return removed || updated;
+    }
+
+    private static string NewHoldId() => "hold_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+
+    private void Observe(Task task) =>
+        task.ContinueWith(t => logger.LogError(t.Exception, "Persisting a hold failed."), TaskContinuationOptions.OnlyOnFaulted);
+
+    // ---- balance, periods, grants -------------------------------------------------------------------------------
+
+    /// <summary>The organization's view with due periods closed first; null when the organization does not exist.</summary>
+    public async Task<OrgView?> CurrentViewAsync(string slug)
+    {
+        var view = View.Find(slug);
+        if (view is null)
+        {
+            var id = await writer.RunAsync(store => store.Book(slug)?.OrganizationId);
+            if (id is null) return null;
+            view = View.Find(id.Value);
+        }
+        else if (Now >= view.NextChangeAt)
+        {
+            await CloseDuePeriodsAsync(view.OrganizationId);
+        }
+        return view;
+    }
+
+    public async Task<BalanceSnapshot?> GetBalanceAsync(string slug)
+    {
+        var view = await CurrentViewAsync(slug);
+        return view is null ? null : Snapshot(view);
+    }
+
+    public async Task<BalanceSnapshot?> GetBalanceAsync(int organizationId)
+    {
+        var view = View.Find(organizationId);
+        if (view is null || Now >= view.NextChangeAt)
+        {
+            if (!await CloseDuePeriodsAsync(organizationId)) return null;
+            view = View.Find(organizationId);
+        }
+        return view is null ? null : Snapshot(view);
+    }
+
+    private BalanceSnapshot Snapshot(OrgView view) => new(view.OrganizationId, view.Balance, view.Plan, view.Period.Start,
+        view.Period.End, view.Allowance, view.PeriodUsage, view.HeldMillicredits(Now));
+
+    /// <summary>Opens the organization's credit account (its first monthly allowance) if it has none yet.</summary>
+    public Task OpenAccountAsync(int organizationId) => CloseDuePeriodsAsync(organizationId);
+
+    /// <summary>Closes every period (and grant) of the organization that is due; false when it does not exist.</summary>
+    public Task<bool> CloseDuePeriodsAsync(int organizationId) => writer.RunAsync(store => store.Book(organizationId) is not null);
+
+    /// <summary>Closes due periods of every organization (the background closer's job). Returns how many were due.</summary>
+    public Task<int> CloseAllDuePeriodsAsync() => writer.RunAsync(store =>
+    {
+        var due = store.DueOrganizations();
+        foreach (var id in due) store.Book(id);
+        return due.Count;
+    });
+
+    /// <summary>Drops the cached state and reloads it (after members, caps, plan or agreement changed).</summary>
+    public Task ReloadAsync(int organizationId) => writer.RunAsync(store =>
+    {
+        store.Forget(organizationId);
+        return store.Book(organizationId) is not null;
+    });
+
+    /// <summary>Grants credits now: a credit package (expiry default 12 months), or a signed adjustment.</summary>
+    public Task<long> GrantAsync(int organizationId, string kind, long millicredits, DateTime? expiresAt, string? reason, string? byUserId)
+    {
+        if (kind is not (GrantKinds.CreditPackage or GrantKinds.Adjustment))
+            throw new ArgumentException("Only credit packages and adjustments are granted by hand.", nameof(kind));
+        if (millicredits == 0 || (millicredits < 0 && kind != GrantKinds.Adjustment))
+            throw new ArgumentOutOfRangeException(nameof(millicredits), "Only an adjustment may be negative; no grant is zero.");
+        return writer.RunAsync(store =>
+        {
+            var book = store.Book(organizationId) ?? throw new InvalidOperationException($"Organization {organizationId} does not exist.");
+            var ledgerKind = kind == GrantKinds.Adjustment ? LedgerKinds.Adjustment : LedgerKinds.Grant;
+            return store.AddGrant(book, kind, millicredits, store.Now, expiresAt, null, reason, byUserId, ledgerKind, store.Now);
+        });
+    }
+
+    // ---- check --------------------------------------------------------------------------------------------------
+
+    /// <summary>Reads the figures of <see cref="LedgerCheck"/> from one consistent snapshot of the database.</summary>
+    public async Task<LedgerCheck> CheckAsync(int organizationId)
+    {
+        await using var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync();
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        long Sum(string sql)
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = sql;
+            command.Parameters.AddWithValue("$org", organizationId);
+            return Convert.ToInt64(command.ExecuteScalar() ?? 0L);
+        }
+        return new LedgerCheck(
+            StoredBalance: Sum("SELECT COALESCE(MAX(BalanceMillicredits), 0) FROM CreditAccounts WHERE OrganizationId = $org"),
+            LedgerSum: Sum("SELECT COALESCE(SUM(AmountMillicredits), 0) FROM LedgerEntries WHERE OrganizationId = $org"),
+            GrantsRemaining: Sum("SELECT COALESCE(SUM(RemainingMillicredits), 0) FROM CreditGrants WHERE OrganizationId = $org"),
+            Overdraft: Sum("SELECT COALESCE(MAX(OverdraftMillicredits), 0) FROM CreditAccounts WHERE OrganizationId = $org"),
+            UsageLedgerSum: Sum("SELECT COALESCE(-SUM(AmountMillicredits), 0) FROM LedgerEntries WHERE OrganizationId = $org AND Kind = 'usage'"),
+            RollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM UsageRollups WHERE OrganizationId = $org"),
+            UsageEventsSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM UsageEvents WHERE OrganizationId = $org AND Type = 'model_call'"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsWriter) await writer.DisposeAsync();
+    }
+}

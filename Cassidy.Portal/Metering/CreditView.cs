@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using Cassidy.Portal.Data;
+
+namespace Cassidy.Portal.Metering;
+
+/// <summary>A hold as the view keeps it.</summary>
+public sealed record HoldView(string Id, int OrganizationId, string UserId, long Millicredits, DateTime ExpiresAt);
+
+/// <summary>What the authorize call decided (SPEC §4); credits in millicredits.</summary>
+public sealed record AuthorizeDecision(bool Allowed, string Reason, long Balance, long Available, long MemberUsed,
+    long? MemberCap, DateTime ResetsAt, string? HoldId, long? Held);
+
+public static class AuthorizeReasons
+{
+    public const string Ok = "ok";
+    public const string OrganizationOutOfCredits = "organization_out_of_credits";
+    public const string MemberLimitReached = "member_limit_reached";
+}
+
+/// <summary>
+/// One organization's credits as authorize sees them: what the last commit left (published by the writer after
+/// every commit) plus the active holds, which live here. Every read and every hold admission takes the lock, so
+/// concurrent authorizations are admitted one at a time against what is really left.
+/// </summary>
+public sealed class OrgView
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, HoldView> _holds = new(StringComparer.Ordinal);
+    private Dictionary<string, MemberInfo> _members = new(StringComparer.Ordinal);
+    private Dictionary<string, long> _memberUsage = new(StringComparer.Ordinal);
+    private DateTime _nextHoldExpiry = DateTime.MaxValue;
+
+    public required int OrganizationId { get; init; }
+    public required string Slug { get; init; }
+    public string Plan { get; private set; } = "";
+    public long Balance { get; private set; }
+    public long Allowance { get; private set; }
+    public long PeriodUsage { get; private set; }
+    public BillingPeriod Period { get; private set; }
+    public DateTime NextChangeAt { get; private set; }
+
+    /// <summary>Called by the writer after a commit (and on first load), with the book as committed.</summary>
+    internal void Publish(CreditBook book, IEnumerable<string> settledHolds)
+    {
+        lock (_gate)
+        {
+            Plan = book.Plan;
+            Balance = book.Balance;
+            Allowance = book.Allowance;
+            PeriodUsage = book.PeriodUsage;
+            Period = book.Period;
+            NextChangeAt = book.NextChangeAt;
+            _members = new Dictionary<string, MemberInfo>(book.MembersByEmail, StringComparer.Ordinal);
+            _memberUsage = new Dictionary<string, long>(book.MemberUsage, StringComparer.Ordinal);
+            foreach (var id in settledHolds) _holds.Remove(id);
+        }
+    }
+
+    internal void AddLoadedHolds(IEnumerable<HoldView> holds)
+    {
+        lock (_gate)
+            foreach (var hold in holds) AddHold(hold);
+    }
+
+    public MemberInfo? FindMember(string normalizedEmail)
+    {
+        lock (_gate) return _members.GetValueOrDefault(normalizedEmail);
+    }
+
+    public bool HasHold(string holdId)
+    {
+        lock (_gate) return _holds.ContainsKey(holdId);
+    }
+
+    public bool RemoveHold(string holdId)
+    {
+        lock (_gate) return _holds.Remove(holdId);
+    }
+
+    /// <summary>Sum of the active holds; expired holds stop counting (and are dropped).</summary>
+    public long HeldMillicredits(DateTime now)
+    {
+        lock (_gate)
+        {
+            SweepExpired(now);
+            return _holds.Values.Sum(h => h.Millicredits);
+        }
+    }
+
+    /// <summary>
+    /// Decides an authorization and, when <paramref name="estimate"/> is given and fits both the organization's
+    /// available balance and the member's headroom, places the hold — atomically with respect to other admissions.
+    /// </summary>
+    public AuthorizeDecision Decide(MemberInfo member, long? estimate, DateTime now, TimeSpan holdLifetime, Func<string> newHoldId)
+    {
+        lock (_gate)
+        {
+            SweepExpired(now);
+            long orgHeld = 0, memberHeld = 0;
+            foreach (var h in _holds.Values)
+            {
+                orgHeld += h.Millicredits;
+                if (h.UserId == member.UserId) memberHeld += h.Millicredits;
+            }
+            var available = Balance - orgHeld;
+            var used = _memberUsage.GetValueOrDefault(member.UserId);
+            var cap = member.CapMillicredits;
+            AuthorizeDecision Answer(bool allowed, string reason, string? holdId = null, long? held = null) =>
+                new(allowed, reason, Balance, available - (held ?? 0), used, cap, Period.End, holdId, held);
+
+            if (available <= 0) return Answer(false, AuthorizeReasons.OrganizationOutOfCredits);
+            if (cap is { } c && used + memberHeld >= c) return Answer(false, AuthorizeReasons.MemberLimitReached);
+            if (estimate is not { } need) return Answer(true, AuthorizeReasons.Ok);
+            if (need > available) return Answer(false, AuthorizeReasons.OrganizationOutOfCredits);
+            if (cap is { } c2 && used + memberHeld + need > c2) return Answer(false, AuthorizeReasons.MemberLimitReached);
+
+            var hold = new HoldView(newHoldId(), OrganizationId, member.UserId, need, now + holdLifetime);
+            AddHold(hold);
+            return Answer(true, AuthorizeReasons.Ok, hold.Id, need);
+        }
+    }
+
+    private void AddHold(HoldView hold)
+    {
+        _holds[hold.Id] = hold;
+        if (hold.ExpiresAt < _nextHoldExpiry) _nextHoldExpiry = hold.ExpiresAt;
+    }
+
+    private void SweepExpired(DateTime now)
+    {
+        if (now < _nextHoldExpiry) return;
+        var next = DateTime.MaxValue;
+        foreach (var hold in _holds.Values.ToList())
+        {
+            if (hold.ExpiresAt <= now) _holds.Remove(hold.Id);
+            else if (hold.ExpiresAt < next) next = hold.ExpiresAt;
+        }
+        _nextHoldExpiry = next;
+    }
+
+    public long MemberUsage(string userId)
+    {
+        lock (_gate) return _memberUsage.GetValueOrDefault(userId);
+    }
+}
+
+/// <summary>The in-memory view of every loaded organization, by id and by slug; the writer keeps it in step.</summary>
+public sealed class CreditView
+{
+    private readonly ConcurrentDictionary<int, OrgView> _byId = new();
+    private readonly ConcurrentDictionary<string, OrgView> _bySlug = new(StringComparer.Ordinal);
+
+    public OrgView? Find(string slug) => _bySlug.GetValueOrDefault(slug);
+    public OrgView? Find(int organizationId) => _byId.GetValueOrDefault(organizationId);
+
+    internal OrgView Publish(CreditBook book, IEnumerable<string> settledHolds)
+    {
+        var view = _byId.GetOrAdd(book.OrganizationId, _ =>
+        {
+            var created = new OrgView { OrganizationId = book.OrganizationId, Slug = book.Slug };
+            created.AddLoadedHolds(book.LoadedHolds.Select(h => new HoldView(h.Id, h.OrganizationId, h.UserId, h.EstimateMillicredits, h.ExpiresAt)));
+            return created;
+        });
+        view.Publish(book, settledHolds);
+        _bySlug[book.Slug] = view;
+        return view;
+    }
+
+    /// <summary>Finds the organization holding an active hold (holds are few; a scan is fine).</summary>
+    public OrgView? FindByHold(string holdId) => _byId.Values.FirstOrDefault(v => v.HasHold(holdId));
+}
