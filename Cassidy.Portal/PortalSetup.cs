@@ -76,6 +76,7 @@ public static class PortalSetup
         services.AddScoped<MemberManagement>();
         services.AddScoped<OrganizationSettings>();
         services.AddScoped<AuditQueries>();
+        services.AddScoped<CreditOverview>();
         services.AddScoped<DemoSeeder>();
         services.AddMetering();
     }

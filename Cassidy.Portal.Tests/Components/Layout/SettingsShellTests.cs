@@ -13,7 +13,7 @@ public sealed class SettingsShellTests : MudTestContext
     [Fact]
     public void Admins_see_all_six_settings_tabs()
     {
-        var cut = Render<SettingsShell>(p => p.Add(s => s.Membership, As(OrganizationRole.Admin)).Add(s => s.Title, "Overview"));
+        var cut = Render<SettingsShell>(p => p.Add(s => s.Membership, As(OrganizationRole.Admin)).Add(s => s.Title, "Overview").Add(s => s.ShowCredits, false));
 
         var tabs = cut.FindAll(".portal-tab").Select(t => t.TextContent.Trim()).ToArray();
         Assert.Equal(["Overview", "Usage", "Plan & billing", "Limits & alerts", "Members", "Audit log"], tabs);
@@ -23,7 +23,7 @@ public sealed class SettingsShellTests : MudTestContext
     [Fact]
     public void A_member_sees_only_my_usage()
     {
-        var cut = Render<SettingsShell>(p => p.Add(s => s.Membership, As(OrganizationRole.Member)).Add(s => s.Title, "My usage"));
+        var cut = Render<SettingsShell>(p => p.Add(s => s.Membership, As(OrganizationRole.Member)).Add(s => s.Title, "My usage").Add(s => s.ShowCredits, false));
 
         var tab = Assert.Single(cut.FindAll(".portal-tab"));
         Assert.Equal("My usage", tab.TextContent.Trim());

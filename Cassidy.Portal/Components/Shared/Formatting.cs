@@ -1,3 +1,5 @@
+using Cassidy.Portal.Data;
+
 namespace Cassidy.Portal.Components.Shared;
 
 public static class Formatting
@@ -8,4 +10,33 @@ public static class Formatting
         11 or 12 or 13 => $"{n}th",
         _ => (n % 10) switch { 1 => $"{n}st", 2 => $"{n}nd", 3 => $"{n}rd", _ => $"{n}th" },
     };
+}
+
+/// <summary>The one place millicredits become text.</summary>
+public static class Credits
+{
+    /// <summary>12345678 → "12,345.678"; 20000000 → "20,000".</summary>
+    public static string Format(long millicredits) => (millicredits / 1000m).ToString("#,##0.###", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Rounded to whole credits, for headline figures: 12345678 → "12,346".</summary>
+    public static string Whole(long millicredits) => Math.Round(millicredits / 1000m, MidpointRounding.AwayFromZero).ToString("#,##0", System.Globalization.CultureInfo.InvariantCulture);
+
+    public static string Kind(string kind) => kind switch
+    {
+        GrantKinds.MonthlyAllowance => "Monthly allowance",
+        GrantKinds.Rollover => "Rollover",
+        GrantKinds.CreditPackage => "Credit package",
+        GrantKinds.Adjustment => "Adjustment",
+        LedgerKinds.Grant => "Grant",
+        LedgerKinds.Expiry => "Expiry",
+        LedgerKinds.Usage => "Usage",
+        _ => kind,
+    };
+
+    /// <summary>An instant in the organization's time zone, e.g. "1 Dec 2026, 09:00 (Europe/Paris)".</summary>
+    public static string InZone(DateTime utc, TimeZoneInfo zone, bool withTime = true) =>
+        TimeZoneInfo.ConvertTimeFromUtc(utc, zone).ToString(withTime ? "d MMM yyyy, HH:mm" : "d MMM yyyy", System.Globalization.CultureInfo.InvariantCulture)
+        + (withTime ? $" ({zone.Id})" : "");
+
+    public static TimeZoneInfo Zone(string id) => TimeZoneInfo.TryFindSystemTimeZoneById(id, out var zone) ? zone : TimeZoneInfo.Utc;
 }

@@ -69,3 +69,5 @@ public abstract class OrgPage : ComponentBase
         }
     }
 }
+
+public enum CreditStatusPart { Chip, Banner }
