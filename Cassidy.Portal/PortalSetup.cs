@@ -2,6 +2,7 @@ using Cassidy.Portal.Components;
 using Cassidy.Portal.Components.Account;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Demo;
+using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -68,6 +69,7 @@ public static class PortalSetup
             .AddClaimsPrincipalFactory<PortalClaimsFactory>()
             .AddDefaultTokenProviders();
         services.AddSingleton<IEmailSender<ApplicationUser>, IdentityNoOpEmailSender>();
+        services.AddEmail();
 
         services.AddScoped<OrganizationAccess>();
         services.AddScoped<OrganizationSignup>();
