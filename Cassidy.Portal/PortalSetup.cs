@@ -4,6 +4,7 @@ using Cassidy.Portal.Data;
 using Cassidy.Portal.Demo;
 using Cassidy.Portal.Exports;
 using Cassidy.Portal.Metering;
+using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -70,6 +71,7 @@ public static class PortalSetup
             .AddClaimsPrincipalFactory<PortalClaimsFactory>()
             .AddDefaultTokenProviders();
         services.AddSingleton<IEmailSender<ApplicationUser>, IdentityNoOpEmailSender>();
+        services.AddEmail();
 
         services.AddScoped<OrganizationAccess>();
         services.AddScoped<OrganizationSignup>();

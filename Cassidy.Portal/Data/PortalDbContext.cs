@@ -20,6 +20,7 @@ public class PortalDbContext(DbContextOptions<PortalDbContext> options) : Identi
     public DbSet<RunRollup> RunRollups => Set<RunRollup>();
     public DbSet<MeetingRollup> MeetingRollups => Set<MeetingRollup>();
     public DbSet<StorageSnapshot> StorageSnapshots => Set<StorageSnapshot>();
+    public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

@@ -1,0 +1,68 @@
+using System.Threading.Channels;
+using Cassidy.Portal.Data;
+using MimeKit;
+
+namespace Cassidy.Portal.Notifications;
+
+/// <summary>An email to one recipient. <paramref name="CorrelationKey"/> makes a second enqueue of the same message fail.</summary>
+public sealed record EmailMessage(
+    string To,
+    string Subject,
+    string TextBody,
+    string HtmlBody,
+    string? CorrelationKey = null,
+    string? Kind = null);
+
+/// <summary>
+/// Puts emails into the outbox table. The message is added to the caller's <see cref="PortalDbContext"/>,
+/// so it commits or rolls back together with whatever caused it; <see cref="OutboxDispatcher"/> sends it later.
+/// </summary>
+public sealed class EmailOutbox(TimeProvider time)
+{
+    // Capacity 1: any number of wakes before the dispatcher looks again collapse into one round.
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1)
+    {
+        FullMode = BoundedChannelFullMode.DropWrite,
+    });
+
+    /// <summary>Adds the message to <paramref name="db"/>; it is stored when the caller saves (and commits).</summary>
+    /// <exception cref="ArgumentException">The recipient is not a single email address.</exception>
+    public OutboxMessage Enqueue(PortalDbContext db, EmailMessage message)
+    {
+        if (!MailboxAddress.TryParse(message.To, out var mailbox) || !mailbox.Address.Contains('@', StringComparison.Ordinal))
+            throw new ArgumentException($"'{message.To}' is not a single email address.", nameof(message));
+
+        var now = time.GetUtcNow().UtcDateTime;
+        var row = new OutboxMessage
+        {
+            Kind = message.Kind,
+            CorrelationKey = message.CorrelationKey,
+            To = message.To,
+            Subject = message.Subject,
+            TextBody = message.TextBody,
+            HtmlBody = message.HtmlBody,
+            CreatedAt = now,
+            NextAttemptAt = now,
+        };
+        db.OutboxMessages.Add(row);
+        return row;
+    }
+
+    /// <summary>Asks the dispatcher to look now rather than at its next poll. Call after committing.</summary>
+    public void Wake() => _wake.Writer.TryWrite(true);
+
+    /// <summary>Returns when woken, after <paramref name="timeout"/>, or throws when <paramref name="ct"/> is cancelled.</summary>
+    internal async Task WaitForWakeAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        using var timer = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token);
+        try
+        {
+            await _wake.Reader.ReadAsync(linked.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // The poll interval elapsed.
+        }
+    }
+}

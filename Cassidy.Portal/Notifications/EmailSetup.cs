@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Options;
+using MimeKit;
+
+namespace Cassidy.Portal.Notifications;
+
+public static class EmailSetup
+{
+    /// <summary>The outbox, the transport chosen by <c>Email:Smtp:Host</c>, and the background dispatcher.</summary>
+    public static IServiceCollection AddEmail(this IServiceCollection services)
+    {
+        // Bound from the container's configuration when first used, so a test host's settings are seen too.
+        services.AddOptions<EmailOptions>()
+            .BindConfiguration(EmailOptions.Section)
+            .Validate(o => MailboxAddress.TryParse(o.From, out _), "Email:From is not an email address.")
+            .ValidateOnStart();
+        services.AddSingleton<EmailOutbox>();
+        services.AddSingleton<IEmailTransport>(sp =>
+            string.IsNullOrWhiteSpace(sp.GetRequiredService<IOptions<EmailOptions>>().Value.Smtp.Host)
+                ? ActivatorUtilities.CreateInstance<PickupDirectoryEmailTransport>(sp)
+                : ActivatorUtilities.CreateInstance<SmtpEmailTransport>(sp));
+        services.AddSingleton<OutboxDispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
+        return services;
+    }
+}
