@@ -28,6 +28,9 @@ public sealed class MembersTests(BrowserFixture browser)
         await BrowserFixture.ScreenshotAsync(admin, "invite-link");
         var link = new Uri(await linkField.InputValueAsync());
         await admin.GetByRole(AriaRole.Button, new() { Name = "Done" }).ClickAsync();
+        // The invitation went out through the outbox (no SMTP host here: an .eml file in the pickup folder).
+        var mail = await BrowserFixture.WaitForFileAsync(Path.Combine(browser.Factory.DataFolder, "mail"), text => text.Contains(link.AbsolutePath, StringComparison.Ordinal));
+        Assert.Contains("Avery Admin invited you to Acme Corp on Cassidy", mail);
         await Expect(admin.GetByTestId("invitations")).ToContainTextAsync("nina.new@acme.test");
 
         // The invited person opens the link, registers, and lands in acme as a Member.

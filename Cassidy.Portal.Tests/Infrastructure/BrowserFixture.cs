@@ -54,6 +54,23 @@ public sealed class BrowserFixture : IAsyncLifetime
         return page;
     }
 
+    /// <summary>Waits (up to 15 s) for a file in <paramref name="folder"/> whose text matches, and returns that text.</summary>
+    public static async Task<string> WaitForFileAsync(string folder, Func<string, bool> matches)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            if (Directory.Exists(folder))
+                foreach (var file in Directory.GetFiles(folder))
+                {
+                    var text = await File.ReadAllTextAsync(file);
+                    if (matches(text)) return text;
+                }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"No matching file appeared in {folder}.");
+            await Task.Delay(100);
+        }
+    }
+
     public static Task ScreenshotAsync(IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, name + ".png"), FullPage = true });
 

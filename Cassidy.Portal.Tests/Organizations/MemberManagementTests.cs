@@ -1,4 +1,5 @@
 using Cassidy.Portal.Data;
+using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
 using Cassidy.Portal.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -27,7 +28,7 @@ public sealed class MemberManagementTests : IAsyncLifetime
         {
             ["Plans:Free:Members"] = "3", ["Plans:Team:Members"] = "25", ["Portal:BaseUrl"] = "http://portal.test",
         }).Build();
-        _members = new MemberManagement(services.BuildServiceProvider().GetRequiredService<IDbContextFactory<PortalDbContext>>(), configuration, _clock);
+        _members = new MemberManagement(services.BuildServiceProvider().GetRequiredService<IDbContextFactory<PortalDbContext>>(), configuration, _clock, new EmailOutbox(_clock));
         _acme = await _db.AddOrganizationAsync("acme", "Acme Corp", "Team");
         _owner = await _db.AddUserAsync("admin@acme.test", "Avery Admin");
         _admin = await _db.AddUserAsync("jordan@acme.test", "Jordan Lee");
@@ -51,6 +52,7 @@ public sealed class MemberManagementTests : IAsyncLifetime
         await using var db = _db.CreateContext();
         Assert.Empty(db.Invitations);
         Assert.Empty(db.AuditEntries);
+        Assert.Empty(db.OutboxMessages);
     }
 
     [Fact]
@@ -73,6 +75,9 @@ public sealed class MemberManagementTests : IAsyncLifetime
         Assert.Equal(InvitationState.Used, (await _members.FindInvitationAsync(token)).State);
         Assert.False((await _members.AcceptAsync(token, nina.Id)).Succeeded);
         Assert.Equal([AuditActions.MemberInvited, AuditActions.MemberJoined], await db.AuditEntries.OrderBy(a => a.Id).Select(a => a.Action).ToListAsync());
+        var email = await db.OutboxMessages.SingleAsync();
+        Assert.Equal(("nina@newco.test", "Jordan Lee invited you to Acme Corp on Cassidy"), (email.To, email.Subject));
+        Assert.Contains(created.Link!, email.TextBody);
     }
 
     [Fact]

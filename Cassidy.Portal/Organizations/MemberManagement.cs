@@ -2,6 +2,7 @@ using System.Net.Mail;
 using System.Security.Cryptography;
 using System.Text;
 using Cassidy.Portal.Data;
+using Cassidy.Portal.Notifications;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cassidy.Portal.Organizations;
@@ -23,7 +24,7 @@ public sealed record CreatedInvitation(ChangeResult Result, string? Link);
 /// Members, roles and invitations of one organization. Every change is audited in the same transaction.
 /// Callers have already checked that the actor is an admin of the organization (OrgPage.RunAsync).
 /// </summary>
-public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactory, IConfiguration configuration, TimeProvider clock)
+public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactory, IConfiguration configuration, TimeProvider clock, EmailOutbox outbox)
 {
     public static readonly TimeSpan InvitationLifetime = TimeSpan.FromDays(7);
 
@@ -110,7 +111,9 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
             ExpiresAt = now + InvitationLifetime,
         });
         AuditLog.Record(db, organizationId, actor, AuditActions.MemberInvited, email, null, role.ToString(), now);
+        outbox.Enqueue(db, InvitationEmail(email, organization.Name, actor.Name, role, InvitationLink(token), now + InvitationLifetime));
         await db.SaveChangesAsync(ct);
+        outbox.Wake();
         return new(ChangeResult.Ok, InvitationLink(token));
     }
 
@@ -118,7 +121,8 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
     public async Task<CreatedInvitation> ResendAsync(int organizationId, AuditActor actor, int invitationId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var invitation = await db.Invitations.SingleOrDefaultAsync(i => i.Id == invitationId && i.OrganizationId == organizationId, ct);
+        var invitation = await db.Invitations.Include(i => i.Organization)
+            .SingleOrDefaultAsync(i => i.Id == invitationId && i.OrganizationId == organizationId, ct);
         var now = Now;
         if (invitation is null || invitation.AcceptedAt is not null || invitation.RevokedAt is not null)
             return new(ChangeResult.Refused("This invitation is no longer pending."), null);
@@ -127,7 +131,9 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         invitation.LastSentAt = now;
         invitation.ExpiresAt = now + InvitationLifetime;
         AuditLog.Record(db, organizationId, actor, AuditActions.InvitationResent, invitation.Email, null, null, now);
+        outbox.Enqueue(db, InvitationEmail(invitation.Email, invitation.Organization.Name, actor.Name, invitation.Role, InvitationLink(token), invitation.ExpiresAt));
         await db.SaveChangesAsync(ct);
+        outbox.Wake();
         return new(ChangeResult.Ok, InvitationLink(token));
     }
 
@@ -231,6 +237,18 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
 
     private static Task<int> OwnerCountAsync(PortalDbContext db, int organizationId, CancellationToken ct) =>
         db.Memberships.CountAsync(m => m.OrganizationId == organizationId && m.Role == OrganizationRole.Owner, ct);
+
+    private static EmailMessage InvitationEmail(string to, string organization, string inviter, OrganizationRole role, string link, DateTime expiresAt)
+    {
+        var subject = $"{inviter} invited you to {organization} on Cassidy";
+        var expires = expiresAt.ToString("d MMMM yyyy, HH:mm 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
+        var text = $"{inviter} invited you to join {organization} on Cassidy as {(role == OrganizationRole.Member ? "a" : "an")} {role}.\n\n"
+            + $"Accept the invitation: {link}\n\nThe link works once and expires on {expires}. If you weren't expecting it, ignore this email.";
+        static string e(string value) => System.Net.WebUtility.HtmlEncode(value);
+        var html = $"<p>{e(inviter)} invited you to join <strong>{e(organization)}</strong> on Cassidy as {(role == OrganizationRole.Member ? "a" : "an")} {role}.</p>"
+            + $"<p><a href=\"{e(link)}\">Accept the invitation</a></p><p style=\"color:#6b7280\">The link works once and expires on {e(expires)}. If you weren't expecting it, ignore this email.</p>";
+        return new EmailMessage(to, subject, text, html, Kind: "invitation");
+    }
 
     private static string Describe(ApplicationUser user) => $"{user.DisplayName} <{user.Email}>";
 
