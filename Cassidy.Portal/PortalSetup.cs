@@ -79,6 +79,9 @@ public static class PortalSetup
         services.AddScoped<OrganizationSettings>();
         services.AddScoped<AuditQueries>();
         services.AddScoped<CreditOverview>();
+        services.AddScoped<IPaymentCapture, RecordedInvoices>();
+        services.AddScoped<PlanChanges>();
+        services.AddScoped<SupportRequests>();
         services.AddScoped<DemoSeeder>();
         services.AddMetering();
     }

@@ -1,4 +1,5 @@
 using Cassidy.Portal.Data;
+using Cassidy.Portal.Metering;
 using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
 using Cassidy.Portal.Tests.Infrastructure;
@@ -28,7 +29,7 @@ public sealed class MemberManagementTests : IAsyncLifetime
         {
             ["Plans:Free:Members"] = "3", ["Plans:Team:Members"] = "25", ["Portal:BaseUrl"] = "http://portal.test",
         }).Build();
-        _members = new MemberManagement(services.BuildServiceProvider().GetRequiredService<IDbContextFactory<PortalDbContext>>(), configuration, _clock, new EmailOutbox(_clock));
+        _members = new MemberManagement(services.BuildServiceProvider().GetRequiredService<IDbContextFactory<PortalDbContext>>(), configuration, _clock, new EmailOutbox(_clock), PlanCatalog.FromConfiguration(configuration));
         _acme = await _db.AddOrganizationAsync("acme", "Acme Corp", "Team");
         _owner = await _db.AddUserAsync("admin@acme.test", "Avery Admin");
         _admin = await _db.AddUserAsync("jordan@acme.test", "Jordan Lee");

@@ -66,3 +66,27 @@ public sealed class AuditEntryConfiguration : IEntityTypeConfiguration<AuditEntr
         b.Property(a => a.Target).HasMaxLength(300);
     }
 }
+
+public sealed class InvoiceConfiguration : IEntityTypeConfiguration<Invoice>
+{
+    public void Configure(EntityTypeBuilder<Invoice> b)
+    {
+        b.HasIndex(i => new { i.OrganizationId, i.IssuedAt });
+        b.HasIndex(i => i.Number).IsUnique();
+        b.Property(i => i.Number).HasMaxLength(32);
+        b.Property(i => i.Description).HasMaxLength(300);
+        b.Property(i => i.Status).HasMaxLength(16);
+    }
+}
+
+public sealed class SupportRequestConfiguration : IEntityTypeConfiguration<SupportRequest>
+{
+    public void Configure(EntityTypeBuilder<SupportRequest> b)
+    {
+        b.HasIndex(r => new { r.AnsweredAt, r.CreatedAt });
+        b.Property(r => r.Category).HasMaxLength(32);
+        b.Property(r => r.Message).HasMaxLength(4000);
+        b.Property(r => r.Answer).HasMaxLength(4000);
+        b.HasOne(r => r.Organization).WithMany().HasForeignKey(r => r.OrganizationId);
+    }
+}

@@ -29,6 +29,11 @@ public class Organization
     /// <summary>Enterprise agreement: how much of the unused allowance (percent of the monthly allowance) rolls over; null or 0 = none.</summary>
     public int? RolloverCapPercent { get; set; }
 
+    /// <summary>Enterprise agreement limits; null = the Enterprise plan's defaults.</summary>
+    public int? EnterpriseMembers { get; set; }
+    public int? EnterpriseStorageGb { get; set; }
+    public int? EnterpriseMeetingHours { get; set; }
+
     /// <summary>A downgrade waiting for the next period (applied when the current period closes).</summary>
     public string? ScheduledPlan { get; set; }
 

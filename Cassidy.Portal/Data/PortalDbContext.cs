@@ -9,6 +9,8 @@ public class PortalDbContext(DbContextOptions<PortalDbContext> options) : Identi
     public DbSet<Membership> Memberships => Set<Membership>();
     public DbSet<Invitation> Invitations => Set<Invitation>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
+    public DbSet<Invoice> Invoices => Set<Invoice>();
+    public DbSet<SupportRequest> SupportRequests => Set<SupportRequest>();
     public DbSet<CreditAccount> CreditAccounts => Set<CreditAccount>();
     public DbSet<CreditGrant> CreditGrants => Set<CreditGrant>();
     public DbSet<LedgerEntry> LedgerEntries => Set<LedgerEntry>();

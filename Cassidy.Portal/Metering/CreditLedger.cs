@@ -197,6 +197,22 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
         });
     }
 
+    /// <summary>
+    /// An upgrade (SPEC §3.3): the plan changes at once and the difference between the new and the old monthly
+    /// credits is granted until the current period ends (it expires with the period's allowance). Returns the top-up.
+    /// </summary>
+    public Task<long> UpgradeNowAsync(int organizationId, string plan, string? byUserId) => writer.RunAsync(store =>
+    {
+        var book = store.Book(organizationId) ?? throw new InvalidOperationException($"Organization {organizationId} does not exist.");
+        var before = book.Allowance;
+        store.ChangePlanNow(book, plan);
+        var topUp = book.Allowance - before;
+        if (topUp > 0)
+            store.AddGrant(book, GrantKinds.MonthlyAllowance, topUp, store.Now, book.Period.End, null,
+                $"Upgrade to {plan}: extra monthly credits for the rest of this period", byUserId, LedgerKinds.Grant, store.Now);
+        return Math.Max(0, topUp);
+    });
+
     // ---- check --------------------------------------------------------------------------------------------------
 
     /// <summary>Reads the figures of <see cref="LedgerCheck"/> from one consistent snapshot of the database.</summary>

@@ -421,6 +421,16 @@ internal sealed class LedgerStore : IDisposable
             $"{book.Plan} monthly allowance", null, LedgerKinds.Grant, closing.End);
     }
 
+    /// <summary>Moves the organization to another plan now (an upgrade): the allowance shown from here on is the new
+    /// plan's, and any scheduled downgrade is dropped.</summary>
+    public void ChangePlanNow(CreditBook book, string plan)
+    {
+        book.Plan = plan;
+        book.ScheduledPlan = null;
+        book.Allowance = AllowanceOf(book);
+        Run(_setPlan, plan, book.OrganizationId);
+    }
+
     /// <summary>Adds a grant (positive) or a negative adjustment, with its ledger entry. Returns the grant's id.</summary>
     public long AddGrant(CreditBook book, string kind, long amount, DateTime startsAt, DateTime? expiresAt, DateTime? periodStart,
         string? reason, string? createdBy, string ledgerKind, DateTime at)

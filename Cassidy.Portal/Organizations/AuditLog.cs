@@ -1,3 +1,5 @@
+using System.Security.Claims;
+using Cassidy.Portal.Components.Account;
 using Cassidy.Portal.Data;
 
 namespace Cassidy.Portal.Organizations;
@@ -6,6 +8,10 @@ namespace Cassidy.Portal.Organizations;
 public sealed record AuditActor(string? UserId, string Name)
 {
     public static readonly AuditActor System = new(null, "System");
+
+    /// <summary>The signed-in user, named as the sidebar names them.</summary>
+    public static AuditActor From(ClaimsPrincipal user) =>
+        new(OrganizationAccess.UserId(user), user.FindFirst(PortalClaims.DisplayName)?.Value ?? user.Identity?.Name ?? "");
 }
 
 /// <summary>

@@ -2,6 +2,7 @@ using System.Net.Mail;
 using System.Security.Cryptography;
 using System.Text;
 using Cassidy.Portal.Data;
+using Cassidy.Portal.Metering;
 using Cassidy.Portal.Notifications;
 using Microsoft.EntityFrameworkCore;
 
@@ -24,7 +25,7 @@ public sealed record CreatedInvitation(ChangeResult Result, string? Link);
 /// Members, roles and invitations of one organization. Every change is audited in the same transaction.
 /// Callers have already checked that the actor is an admin of the organization (OrgPage.RunAsync).
 /// </summary>
-public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactory, IConfiguration configuration, TimeProvider clock, EmailOutbox outbox)
+public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactory, IConfiguration configuration, TimeProvider clock, EmailOutbox outbox, PlanCatalog plans)
 {
     public static readonly TimeSpan InvitationLifetime = TimeSpan.FromDays(7);
 
@@ -90,7 +91,7 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
                 && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now, ct))
             return new(ChangeResult.Refused($"{email} already has a pending invitation. Resend it from the list below.", "email"), null);
 
-        var limit = MemberLimit(organization.Plan);
+        var limit = MemberLimit(organization);
         var seats = await db.Memberships.CountAsync(m => m.OrganizationId == organizationId, ct)
             + await db.Invitations.CountAsync(i => i.OrganizationId == organizationId && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now, ct);
         if (seats >= limit)
@@ -227,7 +228,10 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         return ChangeResult.Ok;
     }
 
-    public int MemberLimit(string plan) => configuration.GetValue($"Plans:{plan}:Members", int.MaxValue);
+    /// <summary>Members the organization's plan (or Enterprise agreement) allows.</summary>
+    public int MemberLimit(Organization organization) =>
+        organization.Plan == PlanCatalog.Enterprise && organization.EnterpriseMembers is { } agreed ? agreed
+        : plans.Find(organization.Plan)?.Members ?? int.MaxValue;
 
     private async Task<bool> IsOwnerAsync(int organizationId, AuditActor actor, CancellationToken ct)
     {

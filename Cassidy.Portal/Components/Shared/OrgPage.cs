@@ -1,4 +1,3 @@
-using Cassidy.Portal.Components.Account;
 using Cassidy.Portal.Organizations;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -37,11 +36,7 @@ public abstract class OrgPage : ComponentBase
     protected virtual Task LoadAsync(OrgMembership membership) => Task.CompletedTask;
 
     /// <summary>The signed-in user as the audit log names them.</summary>
-    protected async Task<AuditActor> ActorAsync()
-    {
-        var user = (await AuthState).User;
-        return new AuditActor(OrganizationAccess.UserId(user), user.FindFirst(PortalClaims.DisplayName)?.Value ?? user.Identity?.Name ?? "");
-    }
+    protected async Task<AuditActor> ActorAsync() => AuditActor.From((await AuthState).User);
 
     /// <summary>Confirms access, then runs an action that the audit log attributes to the signed-in user.</summary>
     protected async Task RunWithActorAsync(Func<OrgMembership, AuditActor, Task> action)

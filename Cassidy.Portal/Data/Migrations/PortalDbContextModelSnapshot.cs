@@ -355,6 +355,52 @@ namespace Cassidy.Portal.Data.Migrations
                     b.ToTable("Invitations");
                 });
 
+            modelBuilder.Entity("Cassidy.Portal.Data.Invoice", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("AmountCents")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Description")
+                        .IsRequired()
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("IssuedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Number")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("PeriodEnd")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("PeriodStart")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Number")
+                        .IsUnique();
+
+                    b.HasIndex("OrganizationId", "IssuedAt");
+
+                    b.ToTable("Invoices");
+                });
+
             modelBuilder.Entity("Cassidy.Portal.Data.LedgerEntry", b =>
                 {
                     b.Property<long>("Id")
@@ -474,7 +520,16 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Property<long?>("DefaultMemberCapMillicredits")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int?>("EnterpriseMeetingHours")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("EnterpriseMembers")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long?>("EnterpriseMonthlyCredits")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("EnterpriseStorageGb")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("Name")
@@ -633,6 +688,59 @@ namespace Cassidy.Portal.Data.Migrations
                     b.HasIndex("OrganizationId", "OccurredAt");
 
                     b.ToTable("StorageSnapshots", (string)null);
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.SupportRequest", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Answer")
+                        .HasMaxLength(4000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("AnsweredAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("AnsweredByName")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Category")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Message")
+                        .IsRequired()
+                        .HasMaxLength(4000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("RequestedByEmail")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestedByName")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RequestedByUserId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("OrganizationId");
+
+                    b.HasIndex("AnsweredAt", "CreatedAt");
+
+                    b.ToTable("SupportRequests");
                 });
 
             modelBuilder.Entity("Cassidy.Portal.Data.UsageDraw", b =>
@@ -961,6 +1069,17 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Navigation("Organization");
 
                     b.Navigation("User");
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.SupportRequest", b =>
+                {
+                    b.HasOne("Cassidy.Portal.Data.Organization", "Organization")
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.Navigation("Organization");
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRoleClaim<string>", b =>
