@@ -1,3 +1,4 @@
+using Cassidy.Portal.Api;
 using Cassidy.Portal.Components;
 using Cassidy.Portal.Components.Account;
 using Cassidy.Portal.Data;
@@ -74,6 +75,7 @@ public static class PortalSetup
         services.AddScoped<OrganizationSignup>();
         services.AddScoped<DemoSeeder>();
         services.AddMetering();
+        services.AddInternalApi();
     }
 
     public static void MapPortal(this WebApplication app)
@@ -90,6 +92,7 @@ public static class PortalSetup
         // Before routing and authorization, so a refused request (403/404) is re-executed as the friendly status page.
         app.UseStatusCodePagesWithReExecute("/status/{0}", createScopeForStatusCodePages: true);
         app.UseRouting();
+        app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
@@ -97,6 +100,7 @@ public static class PortalSetup
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapAdditionalIdentityEndpoints();
+        app.MapInternalApi();
 
         app.MapGet("/healthz", async (IDbContextFactory<PortalDbContext> dbFactory, CancellationToken ct) =>
         {
