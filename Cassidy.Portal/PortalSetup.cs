@@ -1,3 +1,4 @@
+using Cassidy.Portal.Api;
 using Cassidy.Portal.Components;
 using Cassidy.Portal.Components.Account;
 using Cassidy.Portal.Data;
@@ -84,6 +85,7 @@ public static class PortalSetup
         services.AddScoped<SupportRequests>();
         services.AddScoped<DemoSeeder>();
         services.AddMetering();
+        services.AddInternalApi();
     }
 
     public static void MapPortal(this WebApplication app)
@@ -100,6 +102,7 @@ public static class PortalSetup
         // Before routing and authorization, so a refused request (403/404) is re-executed as the friendly status page.
         app.UseStatusCodePagesWithReExecute("/status/{0}", createScopeForStatusCodePages: true);
         app.UseRouting();
+        app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
@@ -108,6 +111,7 @@ public static class PortalSetup
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapAdditionalIdentityEndpoints();
         app.MapCsvExports();
+        app.MapInternalApi();
 
         app.MapGet("/healthz", async (IDbContextFactory<PortalDbContext> dbFactory, CancellationToken ct) =>
         {

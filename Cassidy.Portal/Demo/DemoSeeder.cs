@@ -1,4 +1,5 @@
 using Cassidy.Portal.Data;
+using Cassidy.Portal.Metering;
 using Cassidy.Portal.Organizations;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
@@ -15,6 +16,8 @@ public sealed class DemoSeeder(
     RoleManager<IdentityRole> roles,
     OrganizationSignup signup,
     IConfiguration configuration,
+    CreditLedger ledger,
+    PlanCatalog plans,
     TimeProvider clock,
     ILogger<DemoSeeder> logger)
 {
@@ -44,6 +47,33 @@ public sealed class DemoSeeder(
         ("frank@globex.test", "Frank Grimes", OrganizationRole.Member),
     ];
 
+    /// <summary>acme's usage profile: very different intensities; sam and priya reach their caps this period, taylor
+    /// nears the default cap, member@acme.test stays well within it.</summary>
+    public static readonly DemoMember[] AcmeUsage =
+    [
+        new("admin@acme.test", 35, ["gpt-4.1", "claude-sonnet-4.5", "gpt-4.1-mini"]),
+        new("member@acme.test", 12, ["gpt-4.1-mini", "gemini-2.5-flash"]),
+        new("jordan@acme.test", 200, ["claude-sonnet-4.5", "gpt-4.1"], MemberCapMode.Custom, 2_500),
+        new("priya@acme.test", 450, ["claude-sonnet-4.5", "gpt-4.1", "claude-haiku-4.5"], MemberCapMode.Custom, 2_000),
+        new("diego@acme.test", 180, ["gpt-4.1", "claude-haiku-4.5"], MemberCapMode.Unlimited),
+        new("sam@acme.test", 330, ["gpt-4.1", "gemini-2.5-flash"]),
+        new("taylor@acme.test", 150, ["claude-haiku-4.5", "gpt-4.1-mini"]),
+        new("riley@acme.test", 25, ["gemini-2.5-flash", "gpt-4.1-mini"]),
+        new("casey@acme.test", 8, ["gpt-4.1-mini"]),
+        new("alex@acme.test", 18, ["claude-haiku-4.5"]),
+        new("jamie@acme.test", 3, ["gemini-2.5-flash"]),
+        new("quinn@acme.test", 45, ["gpt-4.1", "gemini-2.5-flash"]),
+    ];
+
+    public const long AcmeDefaultCapCredits = 1_500;
+
+    public static readonly DemoMember[] GlobexUsage =
+    [
+        new("admin@globex.test", 20, ["claude-sonnet-4.5"]),
+        new("member@globex.test", 10, ["gpt-4.1-mini", "gemini-2.5-flash"]),
+        new("frank@globex.test", 4, ["claude-haiku-4.5"]),
+    ];
+
     public async Task SeedAsync(CancellationToken ct = default)
     {
         if (!configuration.GetValue("Demo:Enabled", true)) return;
@@ -58,14 +88,31 @@ public sealed class DemoSeeder(
         var hash = users.PasswordHasher.HashPassword(new ApplicationUser(), Password);
         var anchor = started.UtcDateTime.Date.AddDays(-100).AddHours(9);
 
-        await CreateOrganizationAsync("acme", "Acme Corp", "Team", anchor, AcmePeople, hash);
-        await CreateOrganizationAsync("globex", "Globex", "Business", anchor.AddDays(11), GlobexPeople, hash);
+        var acme = await CreateOrganizationAsync("acme", "Acme Corp", "Team", anchor, AcmePeople, hash);
+        var globex = await CreateOrganizationAsync("globex", "Globex", "Business", anchor.AddDays(11), GlobexPeople, hash);
+        await SetCapsAsync(acme, AcmeDefaultCapCredits, AcmeUsage);
+
+        // Usage goes through the engine on a clock that walks from the anchor to now (its own writer and view, on the
+        // same database); the portal's ledger then reloads both organizations.
+        var now = started.UtcDateTime;
+        var usageWatch = System.Diagnostics.Stopwatch.StartNew();
+        logger.LogInformation("Demo organizations created in {Ms} ms.", (clock.GetUtcNow() - started).TotalMilliseconds);
+        var demoClock = new DemoClock(anchor);
+        var events = 0;
+        await using (var demoLedger = CreditLedger.Create(configuration.GetConnectionString("Portal")!, ledger.Prices, plans, demoClock, logger))
+        {
+            events += await new DemoUsage(demoLedger, demoClock, plans, seed: 7).RecordAsync(acme, AcmeUsage, AcmeDefaultCapCredits, now.AddMinutes(-1));
+            events += await new DemoUsage(demoLedger, demoClock, plans, seed: 11).RecordAsync(globex, GlobexUsage, null, now.AddMinutes(-1));
+        }
+        await ledger.ReloadAsync(acme.Id);
+        await ledger.ReloadAsync(globex.Id);
+        logger.LogInformation("Demo usage recorded in {Ms} ms.", usageWatch.ElapsedMilliseconds);
 
         var staff = await CreateUserAsync("staff@cassidy.test", "Sasha Staff", hash);
         await users.AddToRoleAsync(staff, StaffRole);
 
-        logger.LogInformation("Demo data seeded in {Ms} ms (sign in as admin@acme.test / {Password}).",
-            (clock.GetUtcNow() - started).TotalMilliseconds, Password);
+        logger.LogInformation("Demo data seeded in {Ms} ms with {Events} usage events (sign in as admin@acme.test / {Password}).",
+            (clock.GetUtcNow() - started).TotalMilliseconds, events, Password);
     }
 
     private async Task EnsureRolesAsync()
@@ -73,7 +120,19 @@ public sealed class DemoSeeder(
         if (!await roles.RoleExistsAsync(StaffRole)) await roles.CreateAsync(new IdentityRole(StaffRole));
     }
 
-    private async Task CreateOrganizationAsync(string slug, string name, string plan, DateTime anchor,
+    private async Task SetCapsAsync(Organization organization, long defaultCapCredits, IEnumerable<DemoMember> usage)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync();
+        organization.DefaultMemberCapMillicredits = defaultCapCredits * 1000;
+        await db.Organizations.Where(o => o.Id == organization.Id)
+            .ExecuteUpdateAsync(s => s.SetProperty(o => o.DefaultMemberCapMillicredits, defaultCapCredits * 1000));
+        foreach (var member in usage.Where(m => m.CapMode != MemberCapMode.Default))
+            await db.Memberships.Where(m => m.OrganizationId == organization.Id && m.User.Email == member.Email)
+                .ExecuteUpdateAsync(s => s.SetProperty(m => m.CapMode, member.CapMode)
+                    .SetProperty(m => m.CapMillicredits, member.CapCredits * 1000));
+    }
+
+    private async Task<Organization> CreateOrganizationAsync(string slug, string name, string plan, DateTime anchor,
         (string Email, string Name, OrganizationRole Role)[] people, string hash)
     {
         var owner = await CreateUserAsync(people[0].Email, people[0].Name, hash);
@@ -96,6 +155,7 @@ public sealed class DemoSeeder(
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.LastOrganizationId, organization.Id));
         }
         await db.SaveChangesAsync();
+        return organization;
     }
 
     private async Task<ApplicationUser> CreateUserAsync(string email, string displayName, string hash)

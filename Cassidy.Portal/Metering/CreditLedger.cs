@@ -161,8 +161,9 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
     private BalanceSnapshot Snapshot(OrgView view) => new(view.OrganizationId, view.Balance, view.Plan, view.Period.Start,
         view.Period.End, view.Allowance, view.PeriodUsage, view.HeldMillicredits(Now));
 
-    /// <summary>Opens the organization's credit account (its first monthly allowance) if it has none yet.</summary>
-    public Task OpenAccountAsync(int organizationId) => CloseDuePeriodsAsync(organizationId);
+    /// <summary>Opens the organization's credit account (its first monthly allowance, for the period starting at the
+    /// billing anchor) if it has none yet. Closing later periods is left to the next read or write.</summary>
+    public Task OpenAccountAsync(int organizationId) => writer.RunAsync(store => store.Open(organizationId) is not null);
 
     /// <summary>Closes every period (and grant) of the organization that is due; false when it does not exist.</summary>
     public Task<bool> CloseDuePeriodsAsync(int organizationId) => writer.RunAsync(store => store.Book(organizationId) is not null);

@@ -237,6 +237,14 @@ internal sealed class LedgerStore : IDisposable
         return book;
     }
 
+    /// <summary>Loads the book (opening the account with its first allowance if it has none) without closing periods.</summary>
+    public CreditBook? Open(int organizationId)
+    {
+        if (_books.TryGetValue(organizationId, out var cached)) return cached;
+        _checked.Add(organizationId);
+        return Load(organizationId);
+    }
+
     private CreditBook? Load(int organizationId)
     {
         CreditBook book;

@@ -1,0 +1,48 @@
+namespace Cassidy.Portal.Api;
+
+/// <summary>The AI runtime's API under <c>/internal/v1</c>: bearer keys, a rate limit per key, problem+json errors.</summary>
+public static class InternalApi
+{
+    public static IServiceCollection AddInternalApi(this IServiceCollection services)
+    {
+        services.AddSingleton<IngestKeys>();
+        services.AddSingleton<ApiKeyFilter>();
+        services.AddRateLimiter(IngestRateLimit.Add);
+        services.AddProblemDetails();
+        services.AddOpenApi(options => options.ShouldInclude = description =>
+            description.RelativePath?.StartsWith("internal/v1", StringComparison.Ordinal) == true);
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapInternalApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/internal/v1")
+            .WithTags("Internal API")
+            .AddEndpointFilter<ApiKeyFilter>()
+            .RequireRateLimiting(IngestRateLimit.Policy)
+            .DisableAntiforgery()
+            .AllowAnonymous(); // the bearer key filter is the authentication; cookies open nothing here
+        group.MapUsageEventsApi();
+        group.MapAuthorizeApi();
+        app.MapOpenApi();
+        return app;
+    }
+}
+
+internal static class OpenApiBody
+{
+    /// <summary>
+    /// Documents a JSON request body of type <typeparamref name="T"/>. (Accepts&lt;T&gt; would also make routing refuse
+    /// other content types before the handler could answer them with the API's own 400 problem.)
+    /// </summary>
+    public static RouteHandlerBuilder JsonBody<T>(this RouteHandlerBuilder builder) =>
+        builder.AddOpenApiOperationTransformer(async (operation, context, ct) =>
+        {
+            var schema = await context.GetOrCreateSchemaAsync(typeof(T), null, ct);
+            operation.RequestBody = new Microsoft.OpenApi.OpenApiRequestBody
+            {
+                Required = true,
+                Content = new Dictionary<string, Microsoft.OpenApi.OpenApiMediaType> { ["application/json"] = new() { Schema = schema } },
+            };
+        });
+}
