@@ -1,4 +1,11 @@
 using Cassidy.Portal;
+using Cassidy.Portal.Benchmark;
+
+if (args.Contains("--benchmark"))
+{
+    await IngestBenchmark.RunAsync(args);
+    return;
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddPortal();

@@ -1,0 +1,271 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Cassidy.Portal.Api;
+using Cassidy.Portal.Data;
+using Cassidy.Portal.Organizations;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cassidy.Portal.Benchmark;
+
+/// <summary>
+/// <c>dotnet run -c Release --project Cassidy.Portal -- --benchmark [seconds]</c>: starts the real portal on loopback
+/// (fresh temp database), drives the real HTTP API, measures the two baselines in the same run (a minimal Kestrel
+/// endpoint parsing the same JSON and returning a constant; a raw Microsoft.Data.Sqlite insert loop in one
+/// transaction) and prints figures, ratios against the targets of issue 3, and the durability check.
+/// </summary>
+public static class IngestBenchmark
+{
+    private const string Key = "benchmark-key";
+    private const int Members = 32;
+
+    public static async Task RunAsync(string[] args)
+    {
+        var seconds = args.SkipWhile(a => a != "--benchmark").Skip(1).Select(a => int.TryParse(a, out var s) ? s : 0).FirstOrDefault();
+        var duration = TimeSpan.FromSeconds(seconds > 0 ? seconds : 5);
+        var folder = Path.Combine(Path.GetTempPath(), "cassidy-bench", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        var connectionString = $"Data Source={Path.Combine(folder, "portal.db")}";
+        Console.WriteLine($"Cassidy ingest benchmark — {Environment.ProcessorCount} cores, {duration.TotalSeconds:0} s per run, database {folder}");
+
+        var rawRate = RawSqliteInserts(Path.Combine(folder, "raw.db"), 100_000);
+
+        var port = FreePort();
+        var portal = await StartPortalAsync(connectionString, port);
+        using var http = NewClient(port);
+
+        var batches = await LoadAsync(http, 8, duration, (client, n) => PostEvents(client, n, 100));
+        var singles = await LoadAsync(http, 32, duration, (client, n) => PostEvents(client, n, 1));
+        var authorize = await LoadAsync(http, 32, duration, (client, n) => Post(client, "/internal/v1/authorize", AuthorizeJson(n)));
+        var acknowledged = batches.Events + singles.Events + _warmUpEvents;
+        await portal.StopAsync();
+        await portal.DisposeAsync();
+
+        var minimalPort = FreePort();
+        var minimal = await StartMinimalAsync(minimalPort);
+        using var minimalHttp = NewClient(minimalPort);
+        var baseline = await LoadAsync(minimalHttp, 32, duration, (client, n) => Post(client, "/internal/v1/authorize", AuthorizeJson(n)));
+        await minimal.StopAsync();
+        await minimal.DisposeAsync();
+
+        long stored;
+        await using (var connection = new SqliteConnection(connectionString))
+        {
+            await connection.OpenAsync();
+            await using var count = connection.CreateCommand();
+            count.CommandText = "SELECT COUNT(*) FROM UsageEvents";
+            stored = Convert.ToInt64(await count.ExecuteScalarAsync());
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| measurement | figure | target | result |");
+        Console.WriteLine("| --- | --- | --- | --- |");
+        Console.WriteLine($"| raw SQLite insert loop (1 tx, WAL, synchronous=FULL) | {rawRate:N0} rows/s | baseline | |");
+        Console.WriteLine($"| minimal Kestrel endpoint (same JSON, constant answer), 32 clients | {baseline.RequestsPerSecond:N0} req/s, p99 {baseline.P99:0.00} ms | baseline | |");
+        Row("ingest, batches of 100, 8 clients", $"{batches.EventsPerSecond:N0} events/s (p99 {batches.P99:0.00} ms)", "≥ 20,000 events/s", batches.EventsPerSecond >= 20_000);
+        Row("  … vs raw insert rate", $"{batches.EventsPerSecond / rawRate:0.00}×", "≥ 0.2×", batches.EventsPerSecond / rawRate >= 0.2);
+        Row("ingest, single events, 32 clients", $"{singles.EventsPerSecond:N0} events/s, p99 {singles.P99:0.00} ms", "≥ 2,000 events/s, p99 ≤ 25 ms",
+            singles.EventsPerSecond >= 2_000 && singles.P99 <= 25);
+        Row("authorize, 32 clients", $"{authorize.RequestsPerSecond:N0} req/s, p99 {authorize.P99:0.00} ms", "", true);
+        Row("  … vs minimal endpoint", $"{authorize.RequestsPerSecond / baseline.RequestsPerSecond:0.00}×, p99 +{authorize.P99 - baseline.P99:0.00} ms",
+            "≥ 0.7×, p99 within 1 ms", authorize.RequestsPerSecond / baseline.RequestsPerSecond >= 0.7 && authorize.P99 - baseline.P99 <= 1);
+        Row("durability: acknowledged events in the database", $"{stored:N0} of {acknowledged:N0}", "all", stored == acknowledged);
+        if (batches.Errors + singles.Errors + authorize.Errors > 0)
+            Console.WriteLine($"Errors: batches {batches.Errors}, singles {singles.Errors}, authorize {authorize.Errors}");
+
+        SqliteConnection.ClearAllPools();
+        try { Directory.Delete(folder, true); } catch (IOException) { }
+    }
+
+    private static void Row(string name, string figure, string target, bool ok) =>
+        Console.WriteLine($"| {name} | {figure} | {target} | {(target.Length == 0 ? "" : ok ? "met" : "NOT met")} |");
+
+    private sealed record LoadResult(long Requests, long Events, long Errors, TimeSpan Elapsed, double P99)
+    {
+        public double RequestsPerSecond => Requests / Elapsed.TotalSeconds;
+        public double EventsPerSecond => Events / Elapsed.TotalSeconds;
+    }
+
+    private static int _sequence;
+    private static long _warmUpEvents;
+
+    /// <summary>Runs <paramref name="clients"/> loops for the duration; each call returns how many events it got recorded.</summary>
+    private static async Task<LoadResult> LoadAsync(HttpClient http, int clients, TimeSpan duration, Func<HttpClient, int, Task<int>> call)
+    {
+        for (var i = 0; i < 50; i++) _warmUpEvents += await call(http, Interlocked.Increment(ref _sequence)); // warm-up (also acknowledged)
+        var latencies = new List<double>[clients];
+        long requests = 0, events = 0, errors = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
+        {
+            var mine = latencies[c] = new List<double>(100_000);
+            while (clock.Elapsed < duration)
+            {
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    var recorded = await call(http, Interlocked.Increment(ref _sequence));
+                    Interlocked.Add(ref events, recorded);
+                }
+                catch (Exception)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+                mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                Interlocked.Increment(ref requests);
+            }
+        }));
+        var elapsed = clock.Elapsed;
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        return new LoadResult(requests, events, errors, elapsed, all.Length == 0 ? 0 : all[(int)Math.Min(all.Length - 1, all.Length * 0.99)]);
+    }
+
+    private static readonly string OccurredAt = DateTimeOffset.UtcNow.ToString("O");
+
+    private static async Task<int> PostEvents(HttpClient client, int n, int count)
+    {
+        var sb = new StringBuilder("{\"events\":[");
+        for (var i = 0; i < count; i++)
+        {
+            if (i > 0) sb.Append(',');
+            sb.Append("{\"id\":\"b").Append(n).Append('-').Append(i).Append("\",\"organization\":\"bench\",\"user\":\"m")
+              .Append((n + i) % Members).Append("@bench.test\",\"occurredAt\":\"").Append(OccurredAt)
+              .Append("\",\"feature\":\"agent_chat\",\"model\":\"gpt-4.1-mini\",\"inputTokens\":").Append(500 + i)
+              .Append(",\"knowledgeTokens\":200,\"outputTokens\":120,\"capabilities\":[],\"agentId\":\"Support Triage\"}");
+        }
+        sb.Append("]}");
+        using var response = await client.PostAsync("/internal/v1/usage-events", new StringContent(sb.ToString(), Encoding.UTF8, "application/json"));
+        response.EnsureSuccessStatusCode();
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStreamAsync());
+        return body.RootElement.GetProperty("recorded").GetInt32();
+    }
+
+    private static string AuthorizeJson(int n) =>
+        $"{{\"organization\":\"bench\",\"user\":\"m{n % Members}@bench.test\",\"feature\":\"agent_chat\"}}";
+
+    private static async Task<int> Post(HttpClient client, string path, string json)
+    {
+        using var response = await client.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
+        response.EnsureSuccessStatusCode();
+        await response.Content.ReadAsByteArrayAsync();
+        return 0;
+    }
+
+    private static async Task<WebApplication> StartPortalAsync(string connectionString, int port)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        builder.AddPortal();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Portal"] = connectionString,
+            ["Ingest:ApiKeys:0"] = Key,
+            ["Ingest:RateLimitPerSecond"] = "1000000",
+            ["Demo:Enabled"] = "false",
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        var app = builder.Build();
+        app.MapPortal();
+        await app.PrepareDatabaseAsync();
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var dbFactory = scope.ServiceProvider.GetRequiredService<IDbContextFactory<PortalDbContext>>();
+            var ids = new List<string>();
+            await using (var db = await dbFactory.CreateDbContextAsync())
+            {
+                for (var i = 0; i < Members; i++)
+                {
+                    var email = $"m{i}@bench.test";
+                    var user = new ApplicationUser { UserName = email, NormalizedUserName = email.ToUpperInvariant(), Email = email, NormalizedEmail = email.ToUpperInvariant(), SecurityStamp = Guid.NewGuid().ToString() };
+                    db.Users.Add(user);
+                    ids.Add(user.Id);
+                }
+                await db.SaveChangesAsync();
+            }
+            var org = await scope.ServiceProvider.GetRequiredService<OrganizationSignup>().CreateForOwnerAsync(ids[0], "Bench", "Enterprise", slug: "bench");
+            await using (var db = await dbFactory.CreateDbContextAsync())
+            {
+                await db.Organizations.Where(o => o.Id == org.Id).ExecuteUpdateAsync(s => s.SetProperty(o => o.EnterpriseMonthlyCredits, 1_000_000_000L));
+                db.Memberships.AddRange(ids.Skip(1).Select(id => new Membership { OrganizationId = org.Id, UserId = id, Role = OrganizationRole.Member }));
+                await db.SaveChangesAsync();
+            }
+            await scope.ServiceProvider.GetRequiredService<Metering.CreditLedger>().ReloadAsync(org.Id);
+        }
+        await app.StartAsync();
+        return app;
+    }
+
+    /// <summary>The baseline: Kestrel, the same JSON parsed, a constant answered.</summary>
+    private static async Task<WebApplication> StartMinimalAsync(int port)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        var app = builder.Build();
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        app.MapPost("/internal/v1/authorize", async (HttpRequest request) =>
+        {
+            var body = await JsonSerializer.DeserializeAsync<AuthorizeRequest>(request.Body, options);
+            return TypedResults.Ok(new AuthorizeResponse(body is not null, "ok", 1, 1, 0, null, DateTime.UnixEpoch, null, null));
+        });
+        await app.StartAsync();
+        return app;
+    }
+
+    /// <summary>The baseline: rows shaped like usage events, inserted by a prepared command in one transaction.</summary>
+    private static double RawSqliteInserts(string file, int rows)
+    {
+        using var connection = new SqliteConnection($"Data Source={file}");
+        connection.Open();
+        using (var setup = connection.CreateCommand())
+        {
+            setup.CommandText = """
+                PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+                CREATE TABLE Events (Id INTEGER PRIMARY KEY AUTOINCREMENT, OrganizationId INTEGER NOT NULL, ExternalId TEXT NOT NULL,
+                    UserId TEXT, OccurredAt TEXT NOT NULL, Model TEXT, InputTokens INTEGER, OutputTokens INTEGER, CreditsMillicredits INTEGER);
+                CREATE UNIQUE INDEX IX_Events ON Events (OrganizationId, ExternalId);
+                """;
+            setup.ExecuteNonQuery();
+        }
+        var clock = Stopwatch.StartNew();
+        using (var transaction = connection.BeginTransaction())
+        {
+            using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = "INSERT INTO Events (OrganizationId, ExternalId, UserId, OccurredAt, Model, InputTokens, OutputTokens, CreditsMillicredits) VALUES (1, $id, 'user', $at, 'gpt-4.1-mini', 500, 120, 441)";
+            var id = insert.Parameters.Add("$id", SqliteType.Text);
+            insert.Parameters.AddWithValue("$at", DateTime.UtcNow);
+            insert.Prepare();
+            for (var i = 0; i < rows; i++)
+            {
+                id.Value = "raw-" + i;
+                insert.ExecuteNonQuery();
+            }
+            transaction.Commit();
+        }
+        return rows / clock.Elapsed.TotalSeconds;
+    }
+
+    private static HttpClient NewClient(int port)
+    {
+        var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{port}"),
+        };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+        return client;
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
