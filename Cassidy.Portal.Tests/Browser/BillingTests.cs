@@ -1,0 +1,68 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Cassidy.Portal.Tests.Infrastructure;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Cassidy.Portal.Tests.Browser;
+
+[Collection(BrowserCollection.Name)]
+public sealed class BillingTests(BrowserFixture browser)
+{
+    private static long Number(string text) => long.Parse(Regex.Match(text, @"[\d,]+").Value.Replace(",", ""), CultureInfo.InvariantCulture);
+
+    [Fact]
+    public async Task The_admin_upgrades_acme_from_team_to_business_and_the_balance_grows_by_80000_credits()
+    {
+        var page = await browser.SignInAsync("admin@acme.test");
+        await Expect(page.GetByTestId("balance")).ToBeVisibleAsync();
+        var before = Number(await page.GetByTestId("balance").InnerTextAsync());
+        await BrowserFixture.ScreenshotAsync(page, "overview-before-upgrade");
+
+        await page.GetByTestId("get-more-credits").ClickAsync();
+        await Expect(page.GetByTestId("plan-Team").GetByTestId("current-plan")).ToBeVisibleAsync();
+        await BrowserFixture.ScreenshotAsync(page, "plans");
+        await page.GetByTestId("upgrade-Business").ClickAsync();
+        await Expect(page.GetByTestId("credits-added")).ToHaveTextAsync("+80,000");
+        await Expect(page.GetByTestId("charge")).ToHaveTextAsync(new Regex(@"^\$\d"));
+        await BrowserFixture.ScreenshotAsync(page, "upgrade-review");
+        await page.GetByTestId("confirm-upgrade").ClickAsync();
+        await Expect(page.GetByTestId("upgrade-success")).ToContainTextAsync("80,000 credits were added");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Done" }).ClickAsync();
+
+        await Expect(page.GetByTestId("plan-Business").GetByTestId("current-plan")).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("invoices")).ToContainTextAsync("Upgrade from Team to Business");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Overview" }).ClickAsync();
+        await Expect(page.GetByTestId("balance")).ToBeVisibleAsync();
+        var after = Number(await page.GetByTestId("balance").InnerTextAsync());
+        Assert.Equal(80_000, after - before);
+        await BrowserFixture.ScreenshotAsync(page, "overview-after-upgrade");
+    }
+
+    [Fact]
+    public async Task Staff_grant_a_credit_package_and_the_organizations_overview_shows_it_with_its_expiry()
+    {
+        var staff = await browser.SignInAsync("staff@cassidy.test");
+        await Expect(staff).ToHaveURLAsync(new Regex("/staff$"));
+        await staff.Locator("#staff-org").FillAsync("Globex");
+        await staff.GetByText("Globex (globex)").ClickAsync();
+        await Expect(staff.GetByTestId("staff-org-summary")).ToBeVisibleAsync();
+        await staff.Locator("#package-credits").FillAsync("7500");
+        await staff.Locator("#package-reason").FillAsync("Launch week package");
+        await staff.GetByTestId("grant-package").ClickAsync();
+        await Expect(staff.GetByText("7,500 credits granted to Globex.")).ToBeVisibleAsync();
+        await BrowserFixture.ScreenshotAsync(staff, "staff-console");
+
+        var admin = await browser.SignInAsync("admin@globex.test");
+        var grants = admin.GetByTestId("grants");
+        await Expect(grants).ToContainTextAsync("Credit package");
+        await Expect(grants).ToContainTextAsync("Launch week package");
+        var expiry = DateTime.UtcNow.AddDays(365).ToString("d MMM yyyy", CultureInfo.InvariantCulture);
+        await Expect(grants).ToContainTextAsync($"expires {expiry}");
+        await Expect(admin.GetByTestId("activity")).ToContainTextAsync("Launch week package");
+        await BrowserFixture.ScreenshotAsync(admin, "overview-with-package");
+
+        await admin.GotoAsync("/orgs/globex/settings/audit");
+        await Expect(admin.GetByTestId("audit-grid")).ToContainTextAsync("staff.credit_package_granted");
+    }
+}
