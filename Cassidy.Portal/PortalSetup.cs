@@ -3,6 +3,7 @@ using Cassidy.Portal.Components.Account;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Demo;
 using Cassidy.Portal.Organizations;
+using Cassidy.Portal.Security;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Identity;
@@ -76,6 +77,8 @@ public static class PortalSetup
 
     public static void MapPortal(this WebApplication app)
     {
+        // Outermost, so the error page, re-executed status pages, static files and the API all carry the headers.
+        app.UseSecurityHeaders();
         if (app.Environment.IsDevelopment())
         {
             app.UseMigrationsEndPoint();
