@@ -6,6 +6,7 @@ using Cassidy.Portal.Organizations;
 using Cassidy.Portal.Security;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration.Json;
@@ -52,6 +53,12 @@ public static class PortalSetup
                 ?? throw new InvalidOperationException("Connection string 'Portal' is not configured."))
             .AddInterceptors(new SqliteConnectionSetup()));
         services.AddDatabaseDeveloperPageExceptionFilter();
+
+        // Keys in the database (not a per-machine folder), under a fixed name: auth cookies and antiforgery tokens
+        // issued before a restart, a redeploy to another folder, or by a second instance stay valid.
+        services.AddDataProtection()
+            .PersistKeysToDbContext<PortalDbContext>()
+            .SetApplicationName("Cassidy.Portal");
 
         services.AddIdentityCore<ApplicationUser>(options =>
             {
