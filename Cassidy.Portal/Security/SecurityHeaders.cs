@@ -38,7 +38,8 @@ public static class SecurityHeaders
     public static string CspNonce(this HttpContext context)
     {
         if (context.Items.TryGetValue(NonceKey, out var value) && value is string nonce) return nonce;
-        nonce = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+        // Hex: nothing in it needs escaping, in the header or in the HTML attribute.
+        nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         context.Items[NonceKey] = nonce;
         return nonce;
     }
