@@ -7,8 +7,10 @@ using Cassidy.Portal.Exports;
 using Cassidy.Portal.Metering;
 using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
+using Cassidy.Portal.Security;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration.Json;
@@ -56,6 +58,12 @@ public static class PortalSetup
             .AddInterceptors(new SqliteConnectionSetup()));
         services.AddDatabaseDeveloperPageExceptionFilter();
 
+        // Keys in the database (not a per-machine folder), under a fixed name: auth cookies and antiforgery tokens
+        // issued before a restart, a redeploy to another folder, or by a second instance stay valid.
+        services.AddDataProtection()
+            .PersistKeysToDbContext<PortalDbContext>()
+            .SetApplicationName("Cassidy.Portal");
+
         services.AddIdentityCore<ApplicationUser>(options =>
             {
                 options.SignIn.RequireConfirmedAccount = false;
@@ -67,6 +75,7 @@ public static class PortalSetup
                 options.User.RequireUniqueEmail = true;
             })
             .AddRoles<IdentityRole>()
+            .AddPasswordValidator<CommonPasswordValidator>()
             .AddEntityFrameworkStores<PortalDbContext>()
             .AddSignInManager()
             .AddClaimsPrincipalFactory<PortalClaimsFactory>()
@@ -90,6 +99,8 @@ public static class PortalSetup
 
     public static void MapPortal(this WebApplication app)
     {
+        // Outermost, so the error page, re-executed status pages, static files and the API all carry the headers.
+        app.UseSecurityHeaders();
         if (app.Environment.IsDevelopment())
         {
             app.UseMigrationsEndPoint();

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.Data.Sqlite;
 
 namespace Cassidy.Portal.Tests.Infrastructure;
@@ -11,8 +12,23 @@ namespace Cassidy.Portal.Tests.Infrastructure;
 /// </summary>
 public class PortalFactory : WebApplicationFactory<Program>
 {
-    public string DataFolder { get; } = Path.Combine(Path.GetTempPath(), "cassidy-tests", Guid.NewGuid().ToString("N"));
+    public string DataFolder { get; }
+    private readonly bool _ownsDataFolder;
     private readonly Dictionary<string, string?> _settings = new();
+
+    public PortalFactory() : this(null) { }
+
+    private PortalFactory(string? dataFolder)
+    {
+        _ownsDataFolder = dataFolder is null;
+        DataFolder = dataFolder ?? Path.Combine(Path.GetTempPath(), "cassidy-tests", Guid.NewGuid().ToString("N"));
+    }
+
+    /// <summary>
+    /// Another instance of the portal on this one's data folder and database, as after a restart or beside it on a
+    /// second server. The folder stays with (and is deleted by) this factory.
+    /// </summary>
+    public PortalFactory OnSameDatabase() => new(DataFolder);
 
     public PortalFactory With(string key, string? value)
     {
@@ -31,6 +47,9 @@ public class PortalFactory : WebApplicationFactory<Program>
 
     public HttpClient CreateBrowserlessClient() =>
         CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+
+    /// <summary>A client without redirects on the given cookie jar, which clients of other instances may share.</summary>
+    public HttpClient CreateBrowserlessClient(CookieContainer cookies) => CreateDefaultClient(new CookieContainerHandler(cookies));
 
     /// <summary>Signs in through the real login form (antiforgery token and all) and returns the cookie-carrying client.</summary>
     public async Task<HttpClient> SignInAsync(string email, string password = "Demo123!")
@@ -68,6 +87,7 @@ public class PortalFactory : WebApplicationFactory<Program>
     {
         base.Dispose(disposing);
         SqliteConnection.ClearAllPools();
-        try { Directory.Delete(DataFolder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        if (_ownsDataFolder)
+            try { Directory.Delete(DataFolder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
