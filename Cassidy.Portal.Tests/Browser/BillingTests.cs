@@ -62,7 +62,7 @@ public sealed class BillingTests(BrowserFixture browser)
         await Expect(admin.GetByTestId("activity")).ToContainTextAsync("Launch week package");
         await BrowserFixture.ScreenshotAsync(admin, "overview-with-package");
 
-        await admin.GotoAsync("/orgs/globex/settings/audit");
+        await BrowserFixture.GoAsync(admin, "/orgs/globex/settings/audit");
         await Expect(admin.GetByTestId("audit-grid")).ToContainTextAsync("staff.credit_package_granted");
     }
 }

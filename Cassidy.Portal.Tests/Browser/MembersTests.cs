@@ -12,7 +12,7 @@ public sealed class MembersTests(BrowserFixture browser)
     public async Task An_admin_invites_a_person_who_registers_into_acme_and_loses_access_when_removed()
     {
         var admin = await browser.SignInAsync("admin@acme.test");
-        await admin.GotoAsync("/orgs/acme/settings/members");
+        await BrowserFixture.GoAsync(admin, "/orgs/acme/settings/members");
         await Expect(admin.GetByText("Morgan Member")).ToBeVisibleAsync();
 
         // Invite: validation beside the field first, then a real address.
@@ -35,7 +35,7 @@ public sealed class MembersTests(BrowserFixture browser)
 
         // The invited person opens the link, registers, and lands in acme as a Member.
         var nina = await browser.NewPageAsync();
-        await nina.GotoAsync(link.PathAndQuery);
+        await BrowserFixture.GoAsync(nina, link.PathAndQuery);
         await Expect(nina.GetByText("Join Acme Corp")).ToBeVisibleAsync();
         await nina.GetByTestId("register-from-invitation").ClickAsync();
         await Expect(nina.GetByText("You're joining")).ToBeVisibleAsync();
@@ -56,7 +56,9 @@ public sealed class MembersTests(BrowserFixture browser)
 
         // The admin removes her, after confirming.
         await admin.ReloadAsync();
+        await BrowserFixture.WaitForCircuitAsync(admin);
         await admin.GetByLabel("Search members").FillAsync("Nina");
+        await Expect(admin.GetByTestId("member-count")).ToHaveTextAsync("1 member"); // the search has reloaded the grid
         await Expect(admin.GetByRole(AriaRole.Row).Filter(new() { HasText = "nina.new@acme.test" })).ToBeVisibleAsync();
         await admin.GetByRole(AriaRole.Button, new() { Name = "Remove Nina New" }).ClickAsync();
         await Expect(admin.GetByText("They lose access at once")).ToBeVisibleAsync();
@@ -70,7 +72,7 @@ public sealed class MembersTests(BrowserFixture browser)
         await BrowserFixture.ScreenshotAsync(nina, "removed-member-refused");
 
         // The audit log shows each step.
-        await admin.GotoAsync("/orgs/acme/settings/audit");
+        await BrowserFixture.GoAsync(admin, "/orgs/acme/settings/audit");
         var grid = admin.GetByTestId("audit-grid");
         await Expect(grid).ToContainTextAsync("member.invited");
         await Expect(grid).ToContainTextAsync("member.joined");

@@ -20,12 +20,12 @@ public sealed class SignInTests(BrowserFixture browser)
         await Expect(account).ToContainTextAsync("Avery Admin");
 
         // Go somewhere else first, so the gear's navigation is observable.
-        await page.GotoAsync("/orgs/acme/settings/members");
+        await BrowserFixture.GoAsync(page, "/orgs/acme/settings/members");
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Members", Exact = true })).ToBeVisibleAsync();
         await Expect(page.GetByText("Morgan Member")).ToBeVisibleAsync();
         await BrowserFixture.ScreenshotAsync(page, "members-tab");
 
-        await page.GetByTestId("account-name").ClickAsync();
+        await BrowserFixture.OpenAccountMenuAsync(page);
         var gear = page.GetByTestId("org-acme").GetByRole(AriaRole.Link, new() { Name = "Organization settings" });
         await Expect(gear).ToBeVisibleAsync();
         await BrowserFixture.ScreenshotAsync(page, "account-menu");

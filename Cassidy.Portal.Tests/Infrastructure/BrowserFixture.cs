@@ -26,6 +26,8 @@ public sealed class BrowserFixture : IAsyncLifetime
         Factory.StartServer();
         BaseUrl = Factory.ClientOptions.BaseAddress.ToString().TrimEnd('/');
         Directory.CreateDirectory(ScreenshotFolder);
+        // Two cores shared with the server and the build: give web assertions room before calling a page broken.
+        Assertions.SetDefaultExpectTimeout(15_000);
 
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
@@ -51,7 +53,43 @@ public sealed class BrowserFixture : IAsyncLifetime
         await page.GetByLabel("Password").FillAsync(password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
         await page.WaitForURLAsync(url => !url.Contains("/Account/Login", StringComparison.Ordinal));
+        await WaitForCircuitAsync(page);
         return page;
+    }
+
+    /// <summary>Waits until the page is live in its Blazor circuit (the layout marks it), so clicks and typing reach it.</summary>
+    public static Task WaitForCircuitAsync(IPage page) =>
+        page.Locator("[data-circuit=ready]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+
+    /// <summary>Navigates and waits for the circuit.</summary>
+    public static async Task<IResponse?> GoAsync(IPage page, string url)
+    {
+        var response = await page.GotoAsync(url);
+        await WaitForCircuitAsync(page);
+        return response;
+    }
+
+    /// <summary>
+    /// Opens the account menu at the bottom of the sidebar. On a cold server a click can race MudBlazor's popover
+    /// provider starting up and be lost, so a click that showed no menu is repeated (a person would click again too).
+    /// </summary>
+    public static async Task OpenAccountMenuAsync(IPage page)
+    {
+        var menu = page.Locator(".portal-account-popover .portal-menu-heading");
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            await page.GetByTestId("account-name").ClickAsync();
+            try
+            {
+                await menu.WaitForAsync(new() { State = WaitForSelectorState.Visible, Timeout = 4_000 });
+                return;
+            }
+            catch (TimeoutException)
+            {
+                // Lost click: try again.
+            }
+        }
+        throw new TimeoutException("The account menu did not open after three clicks.");
     }
 
     /// <summary>Waits (up to 15 s) for a file in <paramref name="folder"/> whose text matches, and returns that text.</summary>
