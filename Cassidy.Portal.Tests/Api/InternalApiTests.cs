@@ -13,6 +13,15 @@ public sealed class InternalApiTests(ApiFixture fixture) : IClassFixture<ApiFixt
 {
     private static StringContent Body(string json, string type = "application/json") => new(json, Encoding.UTF8, type);
 
+    [Fact]
+    public async Task The_api_branch_answers_405_for_a_wrong_method_and_404_for_an_unknown_route()
+    {
+        var client = fixture.Client();
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await client.GetAsync("/internal/v1/usage-events")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/internal/v1/nothing-here")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/openapi/v1.json")).StatusCode);
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("wrong-key")]

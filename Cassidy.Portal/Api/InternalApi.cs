@@ -14,9 +14,26 @@ public static class InternalApi
         return services;
     }
 
-    public static IEndpointRouteBuilder MapInternalApi(this IEndpointRouteBuilder app)
+    public const string Prefix = "/internal/v1";
+
+    /// <summary>
+    /// Requests under <see cref="Prefix"/> leave the main pipeline here for a short one of their own: routing, the
+    /// per-key rate limit, the endpoint (whose filter checks the bearer key). A branched pipeline has its own routing
+    /// world, so the API's endpoints are mapped in it and nowhere else: no page can ever run in this branch (it has no
+    /// cookie authentication nor authorization middleware), and no API endpoint in the main pipeline. UseEndpoints also
+    /// registers them globally, so the OpenAPI document still describes them.
+    /// </summary>
+    public static void MapInternalApiBranch(this IApplicationBuilder app) =>
+        app.MapWhen(context => context.Request.Path.StartsWithSegments(Prefix), api =>
+        {
+            api.UseRouting();
+            api.UseRateLimiter();
+            api.UseEndpoints(endpoints => endpoints.MapInternalApi());
+        });
+
+    private static void MapInternalApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/internal/v1")
+        var group = app.MapGroup(Prefix)
             .WithTags("Internal API")
             .AddEndpointFilter<ApiKeyFilter>()
             .RequireRateLimiting(IngestRateLimit.Policy)
@@ -24,8 +41,6 @@ public static class InternalApi
             .AllowAnonymous(); // the bearer key filter is the authentication; cookies open nothing here
         group.MapUsageEventsApi();
         group.MapAuthorizeApi();
-        app.MapOpenApi();
-        return app;
     }
 }
 
