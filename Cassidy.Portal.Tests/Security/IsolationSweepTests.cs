@@ -39,6 +39,9 @@ public sealed class IsolationSweepTests(IsolationSweepFixture sweep, ITestOutput
         Assert.All(KnownOrgRoutes, r => Assert.Contains(r, found));
         Assert.Contains(sweep.OrgRoutes, r => r.IsAdmin);
         Assert.Contains(sweep.OrgRoutes, r => !r.IsAdmin);
+        // The internal API lives on a pipeline branch of its own; the sweep must still see all four of its routes.
+        Assert.Equal(["DELETE /internal/v1/holds/{holdId}", "GET /internal/v1/organizations/{slug}/balance", "POST /internal/v1/authorize", "POST /internal/v1/usage-events"],
+            sweep.InternalRoutes.Select(r => $"{r.Method} {r.Pattern}").Order(StringComparer.Ordinal));
     }
 
     [Fact]
