@@ -89,6 +89,7 @@ public static class PortalSetup
         services.AddScoped<OrganizationSettings>();
         services.AddScoped<AuditQueries>();
         services.AddScoped<CreditOverview>();
+        services.AddScoped<UsageReport>();
         services.AddScoped<IPaymentCapture, RecordedInvoices>();
         services.AddScoped<PlanChanges>();
         services.AddScoped<SupportRequests>();

@@ -1,6 +1,12 @@
 using Cassidy.Portal;
 using Cassidy.Portal.Benchmark;
 
+if (args.Contains("--benchmark-usage"))
+{
+    await UsageBenchmark.RunAsync(args);
+    return;
+}
+
 if (args.Contains("--benchmark"))
 {
     await IngestBenchmark.RunAsync(args);

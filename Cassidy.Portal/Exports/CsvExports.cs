@@ -1,4 +1,6 @@
 using System.Globalization;
+using Cassidy.Portal.Components.Shared;
+using Cassidy.Portal.Metering;
 using Cassidy.Portal.Organizations;
 using CsvHelper;
 
@@ -14,6 +16,9 @@ public static class CsvExports
     {
         var org = app.MapGroup("/orgs/{slug}/settings");
         org.MapGet("/audit/export.csv", ExportAuditAsync).RequireAuthorization(OrgPolicies.Admin);
+        org.MapGet("/usage/export.csv", ExportUsageAsync).RequireAuthorization(OrgPolicies.Admin);
+        org.MapGet("/usage/events.csv", ExportUsageEventsAsync).RequireAuthorization(OrgPolicies.Admin);
+        app.MapGet("/orgs/{slug}/my-usage/export.csv", ExportMyUsageAsync).RequireAuthorization(OrgPolicies.Member);
     }
 
     private static async Task ExportAuditAsync(string slug, string? actor, string? action, DateOnly? from, DateOnly? to,
@@ -28,6 +33,69 @@ public static class CsvExports
                     row.Actor, row.Action, row.Target, row.Before!, row.After!], ct);
         }, ct);
     }
+
+    private static readonly string[] DailyHeader =
+        ["date", "member", "email", "credits", "calls", "input_tokens", "knowledge_tokens", "output_tokens"];
+
+    /// <summary>Admins: one row per member per local day of the range (all members, or the one named by <c>user</c>).</summary>
+    private static async Task ExportUsageAsync(string slug, DateTimeOffset? from, DateTimeOffset? to, string? user,
+        HttpContext http, OrganizationAccess access, UsageReport report, CancellationToken ct)
+    {
+        var membership = await access.RequireAsync(http.User, slug, admin: true, ct);
+        var scope = string.IsNullOrEmpty(user) ? UsageScope.Organization(membership.OrganizationId) : UsageScope.Member(membership.OrganizationId, user);
+        var range = await RangeAsync(report, membership, from, to, ct);
+        await WriteDailyAsync(http, $"{slug}-usage{(user is null ? "" : "-member")}.csv", report, scope, range, membership, ct);
+    }
+
+    /// <summary>Any member: their own rows only. The scope is the signed-in user; nothing in the request can widen it.</summary>
+    private static async Task ExportMyUsageAsync(string slug, DateTimeOffset? from, DateTimeOffset? to,
+        HttpContext http, OrganizationAccess access, UsageReport report, CancellationToken ct)
+    {
+        var membership = await access.RequireAsync(http.User, slug, admin: false, ct);
+        var range = await RangeAsync(report, membership, from, to, ct);
+        await WriteDailyAsync(http, $"{slug}-my-usage.csv", report, UsageScope.Member(membership.OrganizationId, membership.UserId), range, membership, ct);
+    }
+
+    private static Task WriteDailyAsync(HttpContext http, string fileName, UsageReport report, UsageScope scope, UsageRange range,
+        OrgMembership membership, CancellationToken ct) =>
+        WriteCsvAsync(http, fileName, async csv =>
+        {
+            await csv.WriteRecordAsync(DailyHeader, ct);
+            await foreach (var row in report.DailyAsync(scope, range, Credits.Zone(membership.TimeZone), ct))
+                await csv.WriteRecordAsync([row.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), row.Name, row.Email,
+                    Credits.Plain(row.Credits), Num(row.Calls), Num(row.InputTokens), Num(row.KnowledgeTokens), Num(row.OutputTokens)], ct);
+        }, ct);
+
+    /// <summary>Admins: every recorded event of the range, as it was recorded (model calls, meetings, storage).</summary>
+    private static async Task ExportUsageEventsAsync(string slug, DateTimeOffset? from, DateTimeOffset? to,
+        HttpContext http, OrganizationAccess access, UsageReport report, CancellationToken ct)
+    {
+        var membership = await access.RequireAsync(http.User, slug, admin: true, ct);
+        var range = await RangeAsync(report, membership, from, to, ct);
+        await WriteCsvAsync(http, $"{slug}-usage-events.csv", async csv =>
+        {
+            await csv.WriteRecordAsync(["id", "type", "occurred_at_utc", "email", "feature", "model", "input_tokens", "knowledge_tokens",
+                "output_tokens", "capabilities", "agent", "workflow", "run", "minutes", "bytes", "credits"], ct);
+            await foreach (var (e, email) in report.RawEventsAsync(membership.OrganizationId, range, ct))
+                await csv.WriteRecordAsync([e.ExternalId, e.Type, e.OccurredAt.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+                    email ?? "", e.Feature ?? "", e.Model ?? "", Num(e.InputTokens), Num(e.KnowledgeTokens), Num(e.OutputTokens),
+                    e.Capabilities ?? "", e.AgentId ?? "", e.WorkflowId ?? "", e.RunId ?? "",
+                    e.Minutes?.ToString(CultureInfo.InvariantCulture) ?? "", e.Bytes?.ToString(CultureInfo.InvariantCulture) ?? "",
+                    Credits.Plain(e.CreditsMillicredits)], ct);
+        }, ct);
+    }
+
+    /// <summary>The range of the query (UTC instants, whole hours), or the current billing period.</summary>
+    private static async Task<UsageRange> RangeAsync(UsageReport report, OrgMembership membership, DateTimeOffset? from, DateTimeOffset? to,
+        CancellationToken ct)
+    {
+        if (from is { } f && to is { } t && t > f)
+            return new UsageRange(LocalDays.FloorHour(f.UtcDateTime), LocalDays.FloorHour(t.UtcDateTime));
+        var periods = await report.PeriodsAsync(membership.OrganizationId, ct);
+        return periods is null ? UsageRange.LastDays(30, report.Now, Credits.Zone(membership.TimeZone)) : UsageRange.Period(periods.Current);
+    }
+
+    private static string Num(long n) => n.ToString(CultureInfo.InvariantCulture);
 
     // Text a spreadsheet would run as a formula (=, +, -, @) is escaped: exports hold member-supplied names.
     private static readonly CsvWriterOptions Options = new() { Injection = CsvInjection.Escape };

@@ -18,6 +18,9 @@ public static class Credits
     /// <summary>12345678 → "12,345.678"; 20000000 → "20,000".</summary>
     public static string Format(long millicredits) => (millicredits / 1000m).ToString("#,##0.###", System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>For files: no grouping, up to 3 decimals, invariant: 12345678 → "12345.678".</summary>
+    public static string Plain(long millicredits) => (millicredits / 1000m).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Rounded to whole credits, for headline figures: 12345678 → "12,346".</summary>
     public static string Whole(long millicredits) => Math.Round(millicredits / 1000m, MidpointRounding.AwayFromZero).ToString("#,##0", System.Globalization.CultureInfo.InvariantCulture);
 

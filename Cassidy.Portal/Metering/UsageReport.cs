@@ -1,0 +1,434 @@
+using System.Runtime.CompilerServices;
+using Cassidy.Portal.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cassidy.Portal.Metering;
+
+/// <summary>[FromUtc, ToUtc): whole UTC hours, because the rollups are hourly buckets.</summary>
+public sealed record UsageRange(DateTime FromUtc, DateTime ToUtc)
+{
+    /// <summary>Local days <paramref name="first"/>..<paramref name="last"/> (inclusive) in <paramref name="zone"/>.</summary>
+    public static UsageRange Days(DateOnly first, DateOnly last, TimeZoneInfo zone) =>
+        new(LocalDays.StartUtc(first, zone), LocalDays.StartUtc(last.AddDays(1), zone));
+
+    /// <summary>A billing period; an hour is counted in the period its bucket starts in.</summary>
+    public static UsageRange Period(BillingPeriod period) => new(LocalDays.FloorHour(period.Start), LocalDays.FloorHour(period.End));
+
+    /// <summary>The last <paramref name="days"/> local days, today included.</summary>
+    public static UsageRange LastDays(int days, DateTime nowUtc, TimeZoneInfo zone)
+    {
+        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(nowUtc, zone));
+        return Days(today.AddDays(1 - days), today, zone);
+    }
+
+    /// <summary>The local days the range touches, up to <paramref name="nowUtc"/> (no empty future days on charts).</summary>
+    public IReadOnlyList<DateOnly> LocalDates(TimeZoneInfo zone, DateTime nowUtc)
+    {
+        var end = ToUtc < nowUtc ? ToUtc : nowUtc;
+        if (end <= FromUtc) end = FromUtc.AddTicks(1);
+        var first = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(FromUtc, zone));
+        var last = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(end.AddTicks(-1), zone));
+        var days = new List<DateOnly>();
+        for (var d = first; d <= last; d = d.AddDays(1)) days.Add(d);
+        return days;
+    }
+}
+
+/// <summary>
+/// Local days of an organization's time zone, from hourly UTC buckets. Exact for zones with whole-hour offsets (DST
+/// included: each hour is converted on its own). In zones offset by :30 or :45 a day starts at the UTC hour its local
+/// midnight falls in, the finest split hourly buckets allow.
+/// </summary>
+public static class LocalDays
+{
+    /// <summary>The UTC instant a local day starts (the first valid local time when DST skips midnight).</summary>
+    public static DateTime StartUtc(DateOnly day, TimeZoneInfo zone)
+    {
+        var local = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Unspecified);
+        while (zone.IsInvalidTime(local)) local = local.AddMinutes(15);
+        return FloorHour(TimeZoneInfo.ConvertTimeToUtc(local, zone));
+    }
+
+    /// <summary>The local day an hourly bucket belongs to: each hour is converted on its own, so DST days have 23 or 25 hours.</summary>
+    public static DateOnly Of(DateTime hourUtc, TimeZoneInfo zone) =>
+        DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(hourUtc, DateTimeKind.Utc), zone));
+
+    public static DateTime FloorHour(DateTime utc) =>
+        new(utc.Ticks - utc.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc);
+}
+
+/// <summary>Whose usage: the whole organization (admins), or one member only (My usage; never taken from input).</summary>
+public sealed record UsageScope(int OrganizationId, string? UserId = null)
+{
+    public static UsageScope Organization(int organizationId) => new(organizationId);
+    public static UsageScope Member(int organizationId, string userId) => new(organizationId, userId);
+}
+
+public sealed record DayUsage(DateOnly Day, long AgentChat, long WorkflowRun)
+{
+    public long Total => AgentChat + WorkflowRun;
+}
+
+public sealed record ModelUsage(string Model, string Tier, long Credits, long Calls, long InputTokens, long KnowledgeTokens, long OutputTokens);
+
+public sealed record MemberTotal(string UserId, string Name, long Credits, long Calls);
+
+public sealed record AgentUsage(string AgentId, string WorkflowId, long Credits, long Calls, long Runs, long RunCredits,
+    long LightModelCredits)
+{
+    public string Name => AgentId.Length > 0 ? AgentId : WorkflowId.Length > 0 ? WorkflowId : "(unnamed)";
+    public string Kind => AgentId.Length > 0 ? "Agent" : "Workflow";
+    public long? AveragePerRun => Runs > 0 ? RunCredits / Runs : null;
+}
+
+/// <summary>"Where credits go" (help page tips): knowledge-base share, standard vs light models, the light-model cost.</summary>
+public sealed record CreditInsights(long KnowledgeCredits, long StandardModelCredits, long LightModelCredits,
+    long StandardWouldCostOnLight, long Total)
+{
+    public decimal KnowledgeShare => Share(KnowledgeCredits, Total);
+    public decimal StandardShare => Share(StandardModelCredits, Total);
+    /// <summary>What the standard-model calls would have saved on the light model of their family.</summary>
+    public long PossibleSaving => Math.Max(0, StandardModelCredits - StandardWouldCostOnLight);
+
+    public static decimal Share(long part, long total) => total > 0 ? Math.Round(100m * part / total, 1) : 0m;
+}
+
+public sealed record UsageReportData(UsageScope Scope, UsageRange Range, long Credits, long Calls,
+    long InputTokens, long KnowledgeTokens, long OutputTokens,
+    IReadOnlyList<DayUsage> Days, IReadOnlyList<ModelUsage> Models, IReadOnlyList<MemberTotal> Members,
+    IReadOnlyList<AgentUsage> Agents, CreditInsights Insights)
+{
+    public int ActiveMembers => Members.Count(m => m.Calls > 0);
+    public long AveragePerActiveMember => ActiveMembers > 0 ? Credits / ActiveMembers : 0;
+    public bool IsEmpty => Calls == 0;
+}
+
+/// <summary>The billing anchor, the current period and the balance: what the range selector and headline figures need.</summary>
+public sealed record UsagePeriods(DateTime Anchor, BillingPeriod Current, BalanceSnapshot Balance)
+{
+    public BillingPeriod Previous(int back) => BillingPeriods.Period(Anchor, Current.Index - back);
+}
+
+public enum CapStatus { Ok, NearCap, AtCap }
+
+/// <summary>A member's row in the per-member breakdown. Cap figures are for the current billing period (what enforcement uses).</summary>
+public sealed record MemberUsageRow(string UserId, string Name, string Email, OrganizationRole Role, long Credits, decimal Share,
+    long Calls, long? Cap, long PeriodUsed)
+{
+    public decimal? CapUsedPercent => Cap is > 0 ? Math.Round(100m * PeriodUsed / Cap.Value, 1) : Cap == 0 ? 100m : null;
+    public CapStatus Status => CapUsedPercent switch { >= 100m => CapStatus.AtCap, >= 80m => CapStatus.NearCap, _ => CapStatus.Ok };
+}
+
+/// <summary>Storage (latest gauge) and meeting hours of the current period, against the plan.</summary>
+public sealed record PlanMeters(long StorageBytes, int StorageGb, double MeetingMinutes, int MeetingHours)
+{
+    public double StorageUsedPercent => StorageGb > 0 ? Math.Round(100.0 * StorageBytes / (StorageGb * 1_000_000_000.0), 1) : 0;
+    public double MeetingHoursUsed => Math.Round(MeetingMinutes / 60.0, 1);
+    public double MeetingUsedPercent => MeetingHours > 0 ? Math.Round(100.0 * MeetingMinutes / 60.0 / MeetingHours, 1) : 0;
+}
+
+/// <summary>One member's usage on one local day (the CSV export).</summary>
+public sealed record DailyMemberUsage(DateOnly Day, string UserId, string Name, string Email, long Credits, long Calls,
+    long InputTokens, long KnowledgeTokens, long OutputTokens);
+
+/// <summary>
+/// The read side of the Usage tab, a member's page, My usage and the usage CSV exports: every figure from the hourly
+/// rollups (never the raw events), so all of them agree. Hours are grouped into the organization's local days.
+/// </summary>
+public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, CreditLedger ledger, PlanCatalog plans, TimeProvider clock)
+{
+    public const int TopMembers = 10;
+
+    public DateTime Now => clock.GetUtcNow().UtcDateTime;
+
+    /// <summary>Every figure and chart series of the Usage tab (or My usage when the scope names a member).</summary>
+    public async Task<UsageReportData> LoadAsync(UsageScope scope, UsageRange range, TimeZoneInfo zone, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var rollups = Rollups(db, scope, range);
+
+        var hours = await rollups.GroupBy(r => new { r.HourStart, r.Feature })
+            .Select(g => new { g.Key.HourStart, g.Key.Feature, Credits = g.Sum(r => r.CreditsMillicredits) })
+            .ToListAsync(ct);
+        var byDay = hours.GroupBy(h => LocalDays.Of(h.HourStart, zone)).ToDictionary(g => g.Key, g => (
+            Chat: g.Where(h => h.Feature != Features.WorkflowRun).Sum(h => h.Credits),
+            Workflow: g.Where(h => h.Feature == Features.WorkflowRun).Sum(h => h.Credits)));
+        var days = range.LocalDates(zone, Now).Union(byDay.Keys).Order()
+            .Select(d => byDay.TryGetValue(d, out var v) ? new DayUsage(d, v.Chat, v.Workflow) : new DayUsage(d, 0, 0)).ToList();
+
+        var cells = await rollups.GroupBy(r => new { r.UserId, r.Model })
+            .Select(g => new
+            {
+                g.Key.UserId, g.Key.Model, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls),
+                Input = g.Sum(r => r.InputTokens), Knowledge = g.Sum(r => r.KnowledgeTokens), Output = g.Sum(r => r.OutputTokens),
+            })
+            .ToListAsync(ct);
+        var models = cells.GroupBy(c => c.Model)
+            .Select(g => new ModelUsage(g.Key, Tier(g.Key), g.Sum(c => c.Credits), g.Sum(c => c.Calls), g.Sum(c => c.Input),
+                g.Sum(c => c.Knowledge), g.Sum(c => c.Output)))
+            .OrderByDescending(m => m.Credits).ToList();
+
+        var userIds = cells.Select(c => c.UserId).Distinct().ToList();
+        var names = await db.Users.AsNoTracking().Where(u => userIds.Contains(u.Id))
+            .Select(u => new { u.Id, u.DisplayName }).ToDictionaryAsync(u => u.Id, u => u.DisplayName, ct);
+        var members = cells.GroupBy(c => c.UserId)
+            .Select(g => new MemberTotal(g.Key, names.GetValueOrDefault(g.Key) ?? "Former member", g.Sum(c => c.Credits), g.Sum(c => c.Calls)))
+            .OrderByDescending(m => m.Credits).ThenBy(m => m.Name, StringComparer.OrdinalIgnoreCase).ToList();
+
+        var agents = await AgentsAsync(db, scope, range, models, ct);
+        var total = models.Sum(m => m.Credits);
+        return new UsageReportData(scope, range, total, models.Sum(m => m.Calls), models.Sum(m => m.InputTokens),
+            models.Sum(m => m.KnowledgeTokens), models.Sum(m => m.OutputTokens), days, models, members, agents, Insights(models, total));
+    }
+
+    private async Task<IReadOnlyList<AgentUsage>> AgentsAsync(PortalDbContext db, UsageScope scope, UsageRange range,
+        IReadOnlyList<ModelUsage> models, CancellationToken ct)
+    {
+        var agentRollups = db.AgentRollups.AsNoTracking()
+            .Where(r => r.OrganizationId == scope.OrganizationId && r.HourStart >= range.FromUtc && r.HourStart < range.ToUtc);
+        if (scope.UserId is { } user) agentRollups = agentRollups.Where(r => r.UserId == user);
+        var cells = await agentRollups.GroupBy(r => new { r.AgentId, r.WorkflowId, r.Model })
+            .Select(g => new { g.Key.AgentId, g.Key.WorkflowId, g.Key.Model, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) })
+            .ToListAsync(ct);
+
+        var runRollups = db.RunRollups.AsNoTracking()
+            .Where(r => r.OrganizationId == scope.OrganizationId && r.FirstAt >= range.FromUtc && r.FirstAt < range.ToUtc);
+        if (scope.UserId is { } runUser) runRollups = runRollups.Where(r => r.UserId == runUser);
+        var runs = await runRollups.GroupBy(r => new { r.AgentId, r.WorkflowId })
+            .Select(g => new { g.Key.AgentId, g.Key.WorkflowId, Runs = g.Count(), Credits = g.Sum(r => r.CreditsMillicredits) })
+            .ToDictionaryAsync(r => (r.AgentId, r.WorkflowId), ct);
+
+        // Agent rollups carry credits, not tokens: an agent's light-model cost scales its credits on each standard model by
+        // what that model's tokens in the range would have cost on its lighter alternative.
+        var ratios = models.ToDictionary(m => m.Model, LightRatio);
+        return cells.GroupBy(c => (c.AgentId, c.WorkflowId))
+            .Select(g =>
+            {
+                var run = runs.GetValueOrDefault(g.Key);
+                var light = g.Sum(c => (long)Math.Ceiling(c.Credits * ratios.GetValueOrDefault(c.Model, 1m)));
+                return new AgentUsage(g.Key.AgentId, g.Key.WorkflowId, g.Sum(c => c.Credits), g.Sum(c => c.Calls),
+                    run?.Runs ?? 0, run?.Credits ?? 0, light);
+            })
+            .OrderByDescending(a => a.Credits).ToList();
+    }
+
+    private string Tier(string model) => ledger.Prices.Options.Models.TryGetValue(model, out var p) ? p.Tier : "standard";
+
+    /// <summary>Millicredits of these tokens at a model's prices (no capability or workflow fees: those don't depend on the model).</summary>
+    private long TokenCost(string model, long input, long knowledge, long output) =>
+        ledger.Prices.Options.Models.TryGetValue(model, out var p)
+            ? (long)Math.Ceiling(((input + (decimal)knowledge) * p.Input + output * p.Output))
+            : 0;
+
+    private long LightCost(ModelUsage m)
+    {
+        if (!ledger.Prices.Options.Models.TryGetValue(m.Model, out var p) || p.LighterAlternative is not { } light) return m.Credits;
+        // The fees stay; the token part is re-priced at the lighter model.
+        var tokens = TokenCost(m.Model, m.InputTokens, m.KnowledgeTokens, m.OutputTokens);
+        return m.Credits - tokens + TokenCost(light, m.InputTokens, m.KnowledgeTokens, m.OutputTokens);
+    }
+
+    private decimal LightRatio(ModelUsage m) => m.Credits > 0 ? (decimal)LightCost(m) / m.Credits : 1m;
+
+    private CreditInsights Insights(IReadOnlyList<ModelUsage> models, long total)
+    {
+        long knowledge = 0, standard = 0, light = 0, standardOnLight = 0;
+        foreach (var m in models)
+        {
+            ledger.Prices.Options.Models.TryGetValue(m.Model, out var p);
+            if (p is not null) knowledge += (long)Math.Ceiling(m.KnowledgeTokens * p.Input);
+            if (p is { Tier: "light" }) light += m.Credits;
+            else
+            {
+                standard += m.Credits;
+                standardOnLight += LightCost(m);
+            }
+        }
+        return new CreditInsights(Math.Min(knowledge, total), standard, light, standardOnLight, total);
+    }
+
+    private static IQueryable<UsageRollup> Rollups(PortalDbContext db, UsageScope scope, UsageRange range)
+    {
+        var query = db.UsageRollups.AsNoTracking()
+            .Where(r => r.OrganizationId == scope.OrganizationId && r.HourStart >= range.FromUtc && r.HourStart < range.ToUtc);
+        return scope.UserId is { } user ? query.Where(r => r.UserId == user) : query;
+    }
+
+    /// <summary>
+    /// One page of the per-member breakdown: every current member (also those without usage), searched by name or email,
+    /// sorted by any column. Members are at most a plan's few hundred, so they are joined with the range's totals here.
+    /// </summary>
+    public async Task<(IReadOnlyList<MemberUsageRow> Rows, int Total)> MembersAsync(int organizationId, UsageRange range, string? search,
+        string? sortBy, bool descending, int page, int pageSize, CancellationToken ct = default)
+    {
+        var all = await MemberRowsAsync(organizationId, range, ct);
+        IEnumerable<MemberUsageRow> rows = all;
+        if (!string.IsNullOrWhiteSpace(search))
+        {
+            var s = search.Trim();
+            rows = rows.Where(r => r.Name.Contains(s, StringComparison.OrdinalIgnoreCase) || r.Email.Contains(s, StringComparison.OrdinalIgnoreCase));
+        }
+        var filtered = rows.ToList();
+        Func<MemberUsageRow, object?> key = sortBy switch
+        {
+            nameof(MemberUsageRow.Email) => r => r.Email.ToLowerInvariant(),
+            nameof(MemberUsageRow.Role) => r => r.Role,
+            nameof(MemberUsageRow.Credits) or nameof(MemberUsageRow.Share) => r => r.Credits,
+            nameof(MemberUsageRow.Calls) => r => r.Calls,
+            nameof(MemberUsageRow.Cap) => r => r.Cap ?? long.MaxValue,
+            nameof(MemberUsageRow.CapUsedPercent) or nameof(MemberUsageRow.Status) => r => r.CapUsedPercent ?? -1m,
+            nameof(MemberUsageRow.Name) => r => r.Name.ToLowerInvariant(),
+            _ => r => r.Credits,
+        };
+        // Without a sort the biggest spenders come first.
+        descending = sortBy is null || descending;
+        var ordered = (descending ? filtered.OrderByDescending(key) : filtered.OrderBy(key))
+            .ThenBy(r => r.Name, StringComparer.OrdinalIgnoreCase).ThenBy(r => r.UserId, StringComparer.Ordinal);
+        return (ordered.Skip(page * pageSize).Take(pageSize).ToList(), filtered.Count);
+    }
+
+    /// <summary>The breakdown row of one member, or null when they are not a member of the organization.</summary>
+    public async Task<MemberUsageRow?> MemberAsync(int organizationId, string userId, UsageRange range, CancellationToken ct = default) =>
+        (await MemberRowsAsync(organizationId, range, ct, userId)).FirstOrDefault();
+
+    private async Task<List<MemberUsageRow>> MemberRowsAsync(int organizationId, UsageRange range, CancellationToken ct, string? onlyUserId = null)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var memberships = db.Memberships.AsNoTracking().Where(m => m.OrganizationId == organizationId);
+        if (onlyUserId is not null) memberships = memberships.Where(m => m.UserId == onlyUserId);
+        var members = await memberships
+            .Select(m => new { m.UserId, m.User.DisplayName, Email = m.User.Email ?? "", m.Role, m.CapMode, m.CapMillicredits, m.Organization.DefaultMemberCapMillicredits })
+            .ToListAsync(ct);
+        if (members.Count == 0) return [];
+
+        var rollups = Rollups(db, new UsageScope(organizationId, onlyUserId), range);
+        var totals = await rollups.GroupBy(r => r.UserId)
+            .Select(g => new { UserId = g.Key, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) })
+            .ToDictionaryAsync(t => t.UserId, ct);
+        long orgTotal = onlyUserId is null
+            ? totals.Values.Sum(t => t.Credits)
+            : await Rollups(db, UsageScope.Organization(organizationId), range).SumAsync(r => r.CreditsMillicredits, ct);
+
+        // Caps are per billing period: used = what enforcement counts (the ledger's in-memory view).
+        await ledger.GetBalanceAsync(organizationId);
+        var view = ledger.View.Find(organizationId);
+        return members.Select(m =>
+        {
+            var t = totals.GetValueOrDefault(m.UserId);
+            long? cap = m.CapMode switch
+            {
+                MemberCapMode.Unlimited => null,
+                MemberCapMode.Custom => m.CapMillicredits,
+                _ => m.DefaultMemberCapMillicredits,
+            };
+            return new MemberUsageRow(m.UserId, m.DisplayName, m.Email, m.Role, t?.Credits ?? 0,
+                CreditInsights.Share(t?.Credits ?? 0, orgTotal), t?.Calls ?? 0, cap, view?.MemberUsage(m.UserId) ?? 0);
+        }).ToList();
+    }
+
+    /// <summary>Storage (latest snapshot) and meeting hours this billing period, against the plan (or agreement).</summary>
+    public async Task<PlanMeters> MetersAsync(int organizationId, string? userId = null, CancellationToken ct = default)
+    {
+        var balance = await ledger.GetBalanceAsync(organizationId);
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var org = await db.Organizations.AsNoTracking().SingleAsync(o => o.Id == organizationId, ct);
+        var plan = plans.Find(org.Plan);
+        var enterprise = string.Equals(org.Plan, PlanCatalog.Enterprise, StringComparison.OrdinalIgnoreCase);
+        var storageGb = enterprise && org.EnterpriseStorageGb is { } gb ? gb : plan?.StorageGb ?? 0;
+        var meetingHours = enterprise && org.EnterpriseMeetingHours is { } h ? h : plan?.MeetingHours ?? 0;
+
+        var bytes = await db.StorageSnapshots.AsNoTracking().Where(s => s.OrganizationId == organizationId)
+            .OrderByDescending(s => s.OccurredAt).ThenByDescending(s => s.Id).Select(s => s.Bytes).FirstOrDefaultAsync(ct);
+        var period = balance is null ? new UsageRange(DateTime.MinValue, DateTime.MaxValue)
+            : UsageRange.Period(new BillingPeriod(0, balance.PeriodStart, balance.PeriodEnd));
+        var meetings = db.MeetingRollups.AsNoTracking()
+            .Where(m => m.OrganizationId == organizationId && m.HourStart >= period.FromUtc && m.HourStart < period.ToUtc);
+        if (userId is not null) meetings = meetings.Where(m => m.UserId == userId);
+        var minutes = await meetings.SumAsync(m => m.Minutes, ct);
+        return new PlanMeters(bytes, storageGb, minutes, meetingHours);
+    }
+
+    /// <summary>
+    /// One row per member per local day with usage, day by day, streamed: hours come ordered, and a local day's hours are
+    /// contiguous, so a day is written as soon as the next one starts.
+    /// </summary>
+    public async IAsyncEnumerable<DailyMemberUsage> DailyAsync(UsageScope scope, UsageRange range, TimeZoneInfo zone,
+        [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var membersQuery = db.Users.AsNoTracking()
+            .Where(u => db.UsageRollups.Any(r => r.OrganizationId == scope.OrganizationId && r.UserId == u.Id));
+        if (scope.UserId is { } only) membersQuery = membersQuery.Where(u => u.Id == only);
+        var people = await membersQuery.Select(u => new { u.Id, u.DisplayName, Email = u.Email ?? "" }).ToDictionaryAsync(u => u.Id, ct);
+
+        var hours = Rollups(db, scope, range).GroupBy(r => new { r.HourStart, r.UserId })
+            .Select(g => new
+            {
+                g.Key.HourStart, g.Key.UserId, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls),
+                Input = g.Sum(r => r.InputTokens), Knowledge = g.Sum(r => r.KnowledgeTokens), Output = g.Sum(r => r.OutputTokens),
+            })
+            .OrderBy(h => h.HourStart).AsAsyncEnumerable();
+
+        DateOnly? current = null;
+        var day = new SortedDictionary<string, DailyMemberUsage>(StringComparer.Ordinal);
+        IEnumerable<DailyMemberUsage> Flush()
+        {
+            var rows = day.Values.OrderBy(r => r.Name, StringComparer.OrdinalIgnoreCase).ThenBy(r => r.UserId, StringComparer.Ordinal).ToList();
+            day.Clear();
+            return rows;
+        }
+        await foreach (var h in hours.WithCancellation(ct))
+        {
+            var date = LocalDays.Of(h.HourStart, zone);
+            if (current != date)
+            {
+                foreach (var row in Flush()) yield return row;
+                current = date;
+            }
+            var person = people.GetValueOrDefault(h.UserId);
+            day[h.UserId] = day.TryGetValue(h.UserId, out var r)
+                ? r with
+                {
+                    Credits = r.Credits + h.Credits, Calls = r.Calls + h.Calls, InputTokens = r.InputTokens + h.Input,
+                    KnowledgeTokens = r.KnowledgeTokens + h.Knowledge, OutputTokens = r.OutputTokens + h.Output,
+                }
+                : new DailyMemberUsage(date, h.UserId, person?.DisplayName ?? "Former member", person?.Email ?? "", h.Credits, h.Calls,
+                    h.Input, h.Knowledge, h.Output);
+        }
+        foreach (var row in Flush()) yield return row;
+    }
+
+    /// <summary>The raw recorded events of the range (admins' per-event export only; never used for page figures).</summary>
+    public async IAsyncEnumerable<(UsageEvent Event, string? Email)> RawEventsAsync(int organizationId, UsageRange range,
+        [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var events = db.UsageEvents.AsNoTracking()
+            .Where(e => e.OrganizationId == organizationId && e.OccurredAt >= range.FromUtc && e.OccurredAt < range.ToUtc)
+            .OrderBy(e => e.Id)
+            .Select(e => new { Event = e, Email = db.Users.Where(u => u.Id == e.UserId).Select(u => u.Email).FirstOrDefault() })
+            .AsAsyncEnumerable();
+        await foreach (var e in events.WithCancellation(ct)) yield return (e.Event, e.Email);
+    }
+
+    /// <summary>
+    /// Changes whenever credits are recorded for the organization (or the member): the live pages re-query only then.
+    /// Reads the in-memory view, so polling it costs nothing.
+    /// </summary>
+    public (long, long, DateTime)? Version(UsageScope scope)
+    {
+        var view = ledger.View.Find(scope.OrganizationId);
+        if (view is null) return null;
+        return (view.PeriodUsage, scope.UserId is { } u ? view.MemberUsage(u) : view.Balance, view.Period.Start);
+    }
+
+    /// <summary>The organization's billing anchor and current period, for the range selector; null when it has no account.</summary>
+    public async Task<UsagePeriods?> PeriodsAsync(int organizationId, CancellationToken ct = default)
+    {
+        var b = await ledger.GetBalanceAsync(organizationId);
+        if (b is null) return null;
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var anchor = await db.Organizations.Where(o => o.Id == organizationId).Select(o => o.BillingAnchor).SingleAsync(ct);
+        return new UsagePeriods(anchor, BillingPeriods.Containing(anchor, b.PeriodStart), b);
+    }
+}
