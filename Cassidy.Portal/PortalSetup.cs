@@ -95,6 +95,11 @@ public static class PortalSetup
         services.AddScoped<SupportRequests>();
         services.AddScoped<DemoSeeder>();
         services.AddMetering();
+        services.AddSingleton<NotificationCenter>();
+        services.AddSingleton<AlertEvaluator>();
+        services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
+        services.AddScoped<AlertRules>();
+        services.AddScoped<MemberCaps>();
         services.AddInternalApi();
     }
 

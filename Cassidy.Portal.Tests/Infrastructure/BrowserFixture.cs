@@ -10,7 +10,10 @@ public sealed class BrowserFixture : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
 
-    public PortalFactory Factory { get; } = new();
+    /// <summary>The internal API's bearer key in this portal, for tests that play the AI runtime beside the browser.</summary>
+    public const string IngestKey = "browser-ingest-key-0123456789";
+
+    public PortalFactory Factory { get; } = new PortalFactory().With("Ingest:ApiKeys:0", IngestKey);
     public string BaseUrl { get; private set; } = "";
     public IBrowser Browser { get; private set; } = null!;
     private IPlaywright _playwright = null!;

@@ -19,6 +19,7 @@ public sealed class OrganizationConfiguration : IEntityTypeConfiguration<Organiz
         b.Property(o => o.Plan).HasMaxLength(32);
         b.Property(o => o.TimeZone).HasMaxLength(64);
         b.Property(o => o.ScheduledPlan).HasMaxLength(32);
+        b.Property(o => o.DefaultCapVersion).IsConcurrencyToken();
     }
 }
 
@@ -30,6 +31,7 @@ public sealed class MembershipConfiguration : IEntityTypeConfiguration<Membershi
         b.HasIndex(m => m.UserId);
         b.Property(m => m.Role).HasConversion<string>().HasMaxLength(16);
         b.Property(m => m.CapMode).HasConversion<string>().HasMaxLength(16);
+        b.Property(m => m.CapVersion).IsConcurrencyToken();
         b.HasOne(m => m.Organization).WithMany(o => o.Memberships).HasForeignKey(m => m.OrganizationId);
         b.HasOne(m => m.User).WithMany(u => u.Memberships).HasForeignKey(m => m.UserId);
     }

@@ -37,5 +37,8 @@ public class Membership
 
     public long? CapMillicredits { get; set; }
 
+    /// <summary>Bumped by every cap change: a concurrency token, so the second of two admins editing the same cap is refused.</summary>
+    public int CapVersion { get; set; }
+
     public bool IsAdmin => Role is OrganizationRole.Owner or OrganizationRole.Admin;
 }

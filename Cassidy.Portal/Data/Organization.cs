@@ -23,6 +23,9 @@ public class Organization
     /// <summary>Credits a member may use per billing period unless their membership overrides it; null = unlimited.</summary>
     public long? DefaultMemberCapMillicredits { get; set; }
 
+    /// <summary>Bumped by every change of the default cap: a concurrency token (two admins editing it).</summary>
+    public int DefaultCapVersion { get; set; }
+
     /// <summary>Monthly credits of an Enterprise agreement; null = the Enterprise plan's default.</summary>
     public long? EnterpriseMonthlyCredits { get; set; }
 

@@ -142,6 +142,12 @@ public sealed class OrgView
     {
         lock (_gate) return _memberUsage.GetValueOrDefault(userId);
     }
+
+    /// <summary>Every member with their effective cap and their usage this period, as of the last commit.</summary>
+    public IReadOnlyList<(MemberInfo Member, long Used)> Members()
+    {
+        lock (_gate) return _members.Values.Select(m => (m, _memberUsage.GetValueOrDefault(m.UserId))).ToList();
+    }
 }
 
 /// <summary>The in-memory view of every loaded organization, by id and by slug; the writer keeps it in step.</summary>
@@ -153,6 +159,12 @@ public sealed class CreditView
     public OrgView? Find(string slug) => _bySlug.GetValueOrDefault(slug);
     public OrgView? Find(int organizationId) => _byId.GetValueOrDefault(organizationId);
 
+    /// <summary>
+    /// Raised on the writer's thread after a commit published an organization's new state (and when one is loaded).
+    /// Handlers must only take note (e.g. queue the id): the writer waits for them.
+    /// </summary>
+    public event Action<int>? Published;
+
     internal OrgView Publish(CreditBook book, IEnumerable<string> settledHolds)
     {
         var view = _byId.GetOrAdd(book.OrganizationId, _ =>
@@ -163,6 +175,7 @@ public sealed class CreditView
         });
         view.Publish(book, settledHolds);
         _bySlug[book.Slug] = view;
+        Published?.Invoke(book.OrganizationId);
         return view;
     }
 

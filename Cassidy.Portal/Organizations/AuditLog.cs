@@ -45,4 +45,7 @@ public static class AuditActions
     public const string MemberRoleChanged = "member.role_changed";
     public const string MemberRemoved = "member.removed";
     public const string OrganizationUpdated = "organization.updated";
+    public const string DefaultCapChanged = "limits.default_changed";
+    public const string MemberCapChanged = "limits.member_changed";
+    public const string AlertRuleChanged = "alerts.rule_changed";
 }

@@ -25,7 +25,18 @@ public sealed class OrganizationSignup(IDbContextFactory<PortalDbContext> dbFact
         };
         organization.Memberships.Add(new Membership { UserId = ownerUserId, Role = OrganizationRole.Owner, JoinedAt = now });
         db.Organizations.Add(organization);
-        await db.SaveChangesAsync(ct);
+        await using (var transaction = await db.Database.BeginTransactionAsync(ct))
+        {
+            await db.SaveChangesAsync(ct);
+            // Every organization starts with the default credit usage alerts (50/80/100 % of the allowance, 80/100 % of member caps).
+            foreach (var rule in AlertRules.Defaults(now))
+            {
+                rule.OrganizationId = organization.Id;
+                db.AlertRules.Add(rule);
+            }
+            await db.SaveChangesAsync(ct);
+            await transaction.CommitAsync(ct);
+        }
         await db.Users.Where(u => u.Id == ownerUserId)
             .ExecuteUpdateAsync(s => s.SetProperty(u => u.LastOrganizationId, organization.Id), ct);
         // Its first monthly allowance, so the new organization has credits from the start.

@@ -20,6 +20,9 @@ public sealed class MainLayoutTests : MudTestContext
         _db = await TestDatabase.CreateAsync();
         _db.AddTo(Services);
         Services.AddScoped<OrganizationAccess>();
+        Services.AddLogging();
+        Services.AddSingleton(TimeProvider.System);
+        Services.AddSingleton<Cassidy.Portal.Notifications.NotificationCenter>();
         _avery = await _db.AddUserAsync("admin@acme.test", "Avery Admin");
         var acme = await _db.AddOrganizationAsync("acme", "Acme Corp");
         var globex = await _db.AddOrganizationAsync("globex", "Globex");

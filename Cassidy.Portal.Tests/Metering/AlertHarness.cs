@@ -1,0 +1,99 @@
+using Cassidy.Portal.Data;
+using Cassidy.Portal.Metering;
+using Cassidy.Portal.Notifications;
+using Cassidy.Portal.Organizations;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cassidy.Portal.Tests.Metering;
+
+/// <summary>
+/// <see cref="LedgerHarness"/> (real engine, real SQLite, fake clock) plus the alert services as the app registers them:
+/// the evaluator, the default rules of a new organization, caps, notifications and the email outbox.
+/// Alice is the Owner, Bob a Member; the Team plan gives 20,000 credits a period.
+/// </summary>
+public sealed class AlertHarness : IAsyncDisposable
+{
+    public const string BaseUrl = "http://portal.test";
+
+    public required LedgerHarness Ledger { get; init; }
+    public required ServiceProvider Services { get; init; }
+    public AlertEvaluator Evaluator => Services.GetRequiredService<AlertEvaluator>();
+    public MemberCaps Caps => Services.GetRequiredService<MemberCaps>();
+    public AlertRules Rules => Services.GetRequiredService<AlertRules>();
+    public NotificationCenter Notifications => Services.GetRequiredService<NotificationCenter>();
+    public int OrgId => Ledger.Org.Id;
+    public static readonly AuditActor Admin = new("admin-id", "Avery Admin");
+
+    public static async Task<AlertHarness> CreateAsync(long? defaultCap = null)
+    {
+        var ledger = await LedgerHarness.CreateAsync(defaultCap: defaultCap);
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Portal:BaseUrl"] = BaseUrl,
+            ["Email:PickupDirectory"] = Path.Combine(ledger.Db.Folder, "mail"),
+        }).Build());
+        services.AddLogging();
+        services.AddSingleton<TimeProvider>(ledger.Clock);
+        ledger.Db.AddTo(services);
+        services.AddEmail();
+        services.AddSingleton(ledger.Ledger);
+        services.AddSingleton<NotificationCenter>();
+        services.AddSingleton<AlertEvaluator>();
+        services.AddSingleton<MemberCaps>();
+        services.AddSingleton<AlertRules>();
+        var harness = new AlertHarness { Ledger = ledger, Services = services.BuildServiceProvider() };
+        await using var db = ledger.Db.CreateContext();
+        foreach (var rule in AlertRules.Defaults(ledger.Now))
+        {
+            rule.OrganizationId = ledger.Org.Id;
+            db.AlertRules.Add(rule);
+        }
+        await db.SaveChangesAsync();
+        return harness;
+    }
+
+    public Task SpendAsync(string id, long credits, string user = "alice@test.test") => Ledger.RecordAsync(Ledger.Spend(id, credits, user));
+
+    public async Task<List<AlertFiring>> FiringsAsync()
+    {
+        await using var db = Ledger.Db.CreateContext();
+        return await db.AlertFirings.OrderBy(f => f.Id).ToListAsync();
+    }
+
+    public async Task<List<Notification>> NotificationsAsync(string? userId = null)
+    {
+        await using var db = Ledger.Db.CreateContext();
+        return await db.Notifications.Where(n => userId == null || n.UserId == userId).OrderBy(n => n.Id).ToListAsync();
+    }
+
+    public async Task<List<OutboxMessage>> EmailsAsync()
+    {
+        await using var db = Ledger.Db.CreateContext();
+        return await db.OutboxMessages.OrderBy(m => m.Id).ToListAsync();
+    }
+
+    public async Task<AlertRule> RuleAsync(string kind)
+    {
+        await using var db = Ledger.Db.CreateContext();
+        return await db.AlertRules.SingleAsync(r => r.Kind == kind);
+    }
+
+    public async Task<AuthorizeDecision> AuthorizeAsync(string user) =>
+        (await Ledger.Ledger.AuthorizeAsync(new AuthorizeInput("org", user, Features.AgentChat))).Decision!;
+
+    public async Task<int> VersionOfAsync(string userId)
+    {
+        await using var db = Ledger.Db.CreateContext();
+        return await db.Memberships.Where(m => m.UserId == userId).Select(m => m.CapVersion).SingleAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Evaluator.StopAsync(CancellationToken.None);
+        await Services.DisposeAsync();
+        await Ledger.DisposeAsync();
+    }
+}

@@ -1,0 +1,97 @@
+using System.Collections.Concurrent;
+using Cassidy.Portal.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cassidy.Portal.Notifications;
+
+public sealed record NotificationRow(long Id, string Title, string Body, string? Link, DateTime CreatedAt, DateTime? ReadAt,
+    string? OrganizationName)
+{
+    public bool Unread => ReadAt is null;
+}
+
+/// <summary>
+/// In-app notifications of the signed-in user (the bell and <c>/notifications</c>), and the live signal that tells open
+/// circuits a user's notifications changed: components subscribe by user id, writers call <see cref="Changed"/> after commit.
+/// </summary>
+public sealed class NotificationCenter(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock, ILogger<NotificationCenter> logger)
+{
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<Subscription, byte>> _subscribers = new(StringComparer.Ordinal);
+
+    /// <summary>Calls <paramref name="onChange"/> (on any thread) whenever the user's notifications change; dispose to stop.</summary>
+    public IDisposable Subscribe(string userId, Func<Task> onChange)
+    {
+        var subscription = new Subscription(this, userId, onChange);
+        _subscribers.GetOrAdd(userId, _ => new()).TryAdd(subscription, 0);
+        return subscription;
+    }
+
+    /// <summary>Tells every open circuit of these users to refresh. Call after the change committed.</summary>
+    public void Changed(IEnumerable<string> userIds)
+    {
+        foreach (var userId in userIds.Distinct(StringComparer.Ordinal))
+        {
+            if (!_subscribers.TryGetValue(userId, out var subscriptions)) continue;
+            foreach (var subscription in subscriptions.Keys) _ = NotifyAsync(subscription);
+        }
+    }
+
+    private async Task NotifyAsync(Subscription subscription)
+    {
+        try { await subscription.OnChange(); }
+        catch (Exception ex) { logger.LogDebug(ex, "A notification subscriber failed (its circuit is probably gone)."); }
+    }
+
+    public async Task<int> UnreadCountAsync(string userId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Notifications.CountAsync(n => n.UserId == userId && n.ReadAt == null, ct);
+    }
+
+    /// <summary>The user's notifications, newest first.</summary>
+    public async Task<(IReadOnlyList<NotificationRow> Rows, int Total)> ListAsync(string userId, int page, int pageSize, bool unreadOnly = false,
+        CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var query = db.Notifications.AsNoTracking().Where(n => n.UserId == userId);
+        if (unreadOnly) query = query.Where(n => n.ReadAt == null);
+        var total = await query.CountAsync(ct);
+        var rows = await query.OrderByDescending(n => n.CreatedAt).ThenByDescending(n => n.Id)
+            .Skip(page * pageSize).Take(pageSize)
+            .Select(n => new NotificationRow(n.Id, n.Title, n.Body, n.Link, n.CreatedAt, n.ReadAt,
+                db.Organizations.Where(o => o.Id == n.OrganizationId).Select(o => o.Name).FirstOrDefault()))
+            .ToListAsync(ct);
+        return (rows, total);
+    }
+
+    /// <summary>Marks one of the user's notifications read; another user's id changes nothing.</summary>
+    public async Task<bool> MarkReadAsync(string userId, long notificationId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var now = clock.GetUtcNow().UtcDateTime;
+        var changed = await db.Notifications.Where(n => n.Id == notificationId && n.UserId == userId && n.ReadAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(n => n.ReadAt, now), ct);
+        if (changed > 0) Changed([userId]);
+        return changed > 0;
+    }
+
+    public async Task<int> MarkAllReadAsync(string userId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var now = clock.GetUtcNow().UtcDateTime;
+        var changed = await db.Notifications.Where(n => n.UserId == userId && n.ReadAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(n => n.ReadAt, now), ct);
+        if (changed > 0) Changed([userId]);
+        return changed;
+    }
+
+    private sealed class Subscription(NotificationCenter center, string userId, Func<Task> onChange) : IDisposable
+    {
+        public Func<Task> OnChange { get; } = onChange;
+
+        public void Dispose()
+        {
+            if (center._subscribers.TryGetValue(userId, out var subscriptions)) subscriptions.TryRemove(this, out _);
+        }
+    }
+}
