@@ -11,8 +11,8 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Cassidy.Portal.Data.Migrations
 {
     [DbContext(typeof(PortalDbContext))]
-    [Migration("20261126045722_Hardening")]
-    partial class Hardening
+    [Migration("20261126053151_Initial")]
+    partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -49,6 +49,103 @@ namespace Cassidy.Portal.Data.Migrations
                     b.HasKey("OrganizationId", "HourStart", "UserId", "AgentId", "WorkflowId", "Model");
 
                     b.ToTable("AgentRollups", (string)null);
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.AlertFiring", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("EmailCount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("FiredAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("NotificationCount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("PeriodStart")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("RuleId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Summary")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Threshold")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("OrganizationId", "FiredAt");
+
+                    b.HasIndex("RuleId", "Threshold", "PeriodStart", "Subject")
+                        .IsUnique()
+                        .HasDatabaseName("IX_AlertFirings_OncePerPeriod");
+
+                    b.ToTable("AlertFirings", (string)null);
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.AlertRule", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Email")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ExtraEmails")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("InApp")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("NotifyAdmins")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("NotifyMember")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Thresholds")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("OrganizationId");
+
+                    b.ToTable("AlertRules", (string)null);
                 });
 
             modelBuilder.Entity("Cassidy.Portal.Data.ApplicationUser", b =>
@@ -483,6 +580,10 @@ namespace Cassidy.Portal.Data.Migrations
                         .HasMaxLength(16)
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("CapVersion")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime>("JoinedAt")
                         .HasColumnType("TEXT");
 
@@ -508,6 +609,51 @@ namespace Cassidy.Portal.Data.Migrations
                     b.ToTable("Memberships");
                 });
 
+            modelBuilder.Entity("Cassidy.Portal.Data.Notification", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Body")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("FiringId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Link")
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("ReadAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "CreatedAt");
+
+                    b.HasIndex("UserId", "ReadAt");
+
+                    b.ToTable("Notifications", (string)null);
+                });
+
             modelBuilder.Entity("Cassidy.Portal.Data.Organization", b =>
                 {
                     b.Property<int>("Id")
@@ -519,6 +665,10 @@ namespace Cassidy.Portal.Data.Migrations
 
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("DefaultCapVersion")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER");
 
                     b.Property<long?>("DefaultMemberCapMillicredits")
                         .HasColumnType("INTEGER");
@@ -1052,6 +1202,24 @@ namespace Cassidy.Portal.Data.Migrations
                     b.ToTable("AspNetUserTokens", (string)null);
                 });
 
+            modelBuilder.Entity("Cassidy.Portal.Data.AlertFiring", b =>
+                {
+                    b.HasOne("Cassidy.Portal.Data.AlertRule", null)
+                        .WithMany()
+                        .HasForeignKey("RuleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.AlertRule", b =>
+                {
+                    b.HasOne("Cassidy.Portal.Data.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Cassidy.Portal.Data.CreditAccount", b =>
                 {
                     b.HasOne("Cassidy.Portal.Data.Organization", null)
@@ -1089,6 +1257,15 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Navigation("Organization");
 
                     b.Navigation("User");
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.Notification", b =>
+                {
+                    b.HasOne("Cassidy.Portal.Data.ApplicationUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Cassidy.Portal.Data.SupportRequest", b =>
