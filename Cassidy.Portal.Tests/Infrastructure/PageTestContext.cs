@@ -34,6 +34,7 @@ public abstract class PageTestContext : MudTestContext
         Services.AddScoped<IPaymentCapture, RecordedInvoices>();
         Services.AddScoped<PlanChanges>();
         Services.AddScoped<SupportRequests>();
+        Services.AddScoped<UsageReport>();
         SignInAs(H.Alice.Id, "Alice", "alice@test.test");
     }
 
