@@ -96,16 +96,7 @@ public sealed class MemberCaps(IDbContextFactory<PortalDbContext> dbFactory, Cre
         AuditLog.Record(db, organizationId, actor, AuditActions.DefaultCapChanged, "Default limit per member",
             before is { } b ? $"{Credits.Format(b)} credits" : "unlimited", cap is { } a ? $"{Credits.Format(a)} credits" : "unlimited",
             clock.GetUtcNow().UtcDateTime);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateConcurrencyException)
-        {
-            return ChangeResult.Refused(ConflictMessage, "conflict");
-        }
-        await ledger.ReloadAsync(organizationId);
-        return ChangeResult.Ok;
+        return await SaveAndReloadAsync(db, organizationId, ct);
     }
 
     /// <summary>
@@ -142,6 +133,12 @@ public sealed class MemberCaps(IDbContextFactory<PortalDbContext> dbFactory, Cre
             changed = true;
         }
         if (!changed) return ChangeResult.Ok;
+        return await SaveAndReloadAsync(db, organizationId, ct);
+    }
+
+    /// <summary>Saves, refusing a save that lost the race to another admin, then lets authorize see the new caps at once.</summary>
+    private async Task<ChangeResult> SaveAndReloadAsync(PortalDbContext db, int organizationId, CancellationToken ct)
+    {
         try
         {
             await db.SaveChangesAsync(ct);
