@@ -309,7 +309,8 @@ public static class IngestBenchmark
         return client;
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port nobody listens on (also used by the durability test).</summary>
+    internal static int FreePort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
