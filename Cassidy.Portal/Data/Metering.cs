@@ -7,6 +7,16 @@ public static class GrantKinds
     public const string Rollover = "rollover";
     public const string CreditPackage = "credit_package";
     public const string Adjustment = "adjustment";
+
+    /// <summary>The kind in words, as the ledger's descriptions and the pages name it.</summary>
+    public static string Describe(string kind) => kind switch
+    {
+        MonthlyAllowance => "Monthly allowance",
+        Rollover => "Rollover",
+        CreditPackage => "Credit package",
+        Adjustment => "Adjustment",
+        _ => kind,
+    };
 }
 
 /// <summary>The kinds of <see cref="LedgerEntry"/>, stored as these strings.</summary>

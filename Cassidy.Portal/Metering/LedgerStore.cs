@@ -392,7 +392,7 @@ internal sealed class LedgerStore : IDisposable
             grant.ExpiredAt = at;
             _expired.Add(grant);
             if (amount > 0)
-                Ledger(book, LedgerKinds.Expiry, -amount, at, grant.Id, null, null, $"{Describe(grant.Kind)} expired");
+                Ledger(book, LedgerKinds.Expiry, -amount, at, grant.Id, null, null, $"{GrantKinds.Describe(grant.Kind)} expired");
         }
     }
 
@@ -466,13 +466,6 @@ internal sealed class LedgerStore : IDisposable
     private void Ledger(CreditBook book, string kind, long amount, DateTime at, long? grantId, long? eventId, string? userId, string? description) =>
         Run(_insertLedger, book.OrganizationId, kind, amount, book.Balance, at, grantId, eventId, userId, description);
 
-    private static string Describe(string grantKind) => grantKind switch
-    {
-        GrantKinds.MonthlyAllowance => "Monthly allowance",
-        GrantKinds.Rollover => "Rollover",
-        GrantKinds.CreditPackage => "Credit package",
-        _ => "Adjustment",
-    };
 
     // ---- usage --------------------------------------------------------------------------------------------------
 

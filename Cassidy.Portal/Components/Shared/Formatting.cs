@@ -24,16 +24,13 @@ public static class Credits
     /// <summary>Rounded to whole credits, for headline figures: 12345678 → "12,346".</summary>
     public static string Whole(long millicredits) => Math.Round(millicredits / 1000m, MidpointRounding.AwayFromZero).ToString("#,##0", System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>A grant or ledger-entry kind in words.</summary>
     public static string Kind(string kind) => kind switch
     {
-        GrantKinds.MonthlyAllowance => "Monthly allowance",
-        GrantKinds.Rollover => "Rollover",
-        GrantKinds.CreditPackage => "Credit package",
-        GrantKinds.Adjustment => "Adjustment",
         LedgerKinds.Grant => "Grant",
         LedgerKinds.Expiry => "Expiry",
         LedgerKinds.Usage => "Usage",
-        _ => kind,
+        _ => GrantKinds.Describe(kind),
     };
 
     /// <summary>An instant in the organization's time zone, e.g. "1 Dec 2026, 09:00 (Europe/Paris)".</summary>
