@@ -1,5 +1,6 @@
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Metering;
+using Cassidy.Portal.Organizations;
 using Cassidy.Portal.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,6 +13,14 @@ public sealed class UsageReportTests
     // Whole-hour offsets (with and without DST): hourly buckets split exactly into their local days. In a :30/:45 zone
     // (Asia/Kolkata) a local day is counted from the UTC hour its midnight falls in, so days shift by that part hour.
     private static readonly string[] Zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney"];
+
+    /// <summary>Sets the organization's time zone as the settings page does: the ledger re-keys the daily rollups.</summary>
+    private static async Task SetZoneAsync(LedgerHarness h, string zone)
+    {
+        await using (var db = h.Db.CreateContext())
+            await db.Organizations.Where(o => o.Id == h.Org.Id).ExecuteUpdateAsync(o => o.SetProperty(x => x.TimeZone, zone));
+        await h.Ledger.ReloadAsync(h.Org.Id);
+    }
 
     /// <summary>The report over the harness's database, as the pages get it.</summary>
     public static (UsageReport Report, ServiceProvider Provider) ReportFor(LedgerHarness h)
@@ -32,7 +41,9 @@ public sealed class UsageReportTests
             var e = h.Call($"e{i}", user: random.Next(2) == 0 ? "alice@test.test" : "bob@test.test", model: Models[random.Next(Models.Length)],
                 input: random.Next(100, 3000), output: random.Next(0, 800), knowledge: random.Next(3) * 400,
                 feature: random.Next(4) == 0 ? Features.WorkflowRun : Features.AgentChat);
-            e = e with { AgentId = random.Next(3) == 0 ? null : $"agent-{random.Next(3)}" };
+            e = e.Feature == Features.WorkflowRun
+                ? e with { WorkflowId = $"workflow-{random.Next(2)}", RunId = $"run-{i / 4}" }
+                : e with { AgentId = random.Next(3) == 0 ? null : $"agent-{random.Next(3)}" };
             Assert.Equal("recorded", (await h.RecordAsync(e)).Status);
         }
         return count;
@@ -56,6 +67,8 @@ public sealed class UsageReportTests
             var last = first.AddDays(random.Next(0, 30));
             var range = UsageRange.Days(first, last, zone);
             var because = $"seed {seed} (replay with USAGE_SEED), round {round}, {zone.Id} {first}..{last}";
+            // The organization is in the zone, so whole days come from the daily rollups (re-keyed for the zone).
+            await SetZoneAsync(h, zone.Id);
 
             var expected = usage.Where(e => e.OccurredAt >= range.FromUtc && e.OccurredAt < range.ToUtc).ToList();
             var data = await report.LoadAsync(UsageScope.Organization(h.Org.Id), range, zone);
@@ -80,6 +93,94 @@ public sealed class UsageReportTests
             Assert.True(rows.Sum(r => r.Credits) == data.Credits, because);
             Assert.Equal(rows.Count, rows.Select(r => (r.Day, r.UserId)).Distinct().Count());
         }
+    }
+
+    [Fact]
+    public async Task Daily_rollups_give_the_hourly_figures_for_ranges_that_cut_days_in_any_zone()
+    {
+        var seed = Environment.GetEnvironmentVariable("USAGE_SEED") is { } s ? int.Parse(s) : Random.Shared.Next();
+        var random = new Random(seed);
+        await using var h = await LedgerHarness.CreateAsync(defaultCap: 50_000_000);
+        await RecordRandomUsageAsync(h, random, 150);
+        var (report, provider) = ReportFor(h);
+        await using var _ = provider;
+
+        // What the writer kept up call by call equals what a rebuild derives from the hourly rollups.
+        var incremental = await DailyRowsAsync(h);
+        await SetZoneAsync(h, "Asia/Tokyo");
+        await SetZoneAsync(h, "UTC");
+        Assert.Equal(incremental, await DailyRowsAsync(h));
+        Assert.Contains(incremental, r => r.StartsWith("agent|") && !r.EndsWith("|0|0"));
+
+        string[] zones = [.. Zones, "Asia/Kolkata"];
+        for (var round = 0; round < 8; round++)
+        {
+            var zone = TimeZoneInfo.FindSystemTimeZoneById(zones[random.Next(zones.Length)]);
+            // Whole hours, as a billing period's range: most start and end inside a local day.
+            var from = new DateTime(2026, 2, 18, 0, 0, 0, DateTimeKind.Utc).AddHours(random.Next(0, 50 * 24));
+            var range = new UsageRange(from, from.AddHours(random.Next(1, 30 * 24)));
+            var because = $"seed {seed} (replay with USAGE_SEED), round {round}, {zone.Id} {range}";
+
+            await SetZoneAsync(h, zone.Id);
+            var fromDays = await report.LoadAsync(UsageScope.Organization(h.Org.Id), range, zone);
+            var bobFromDays = await report.LoadAsync(UsageScope.Member(h.Org.Id, h.Bob.Id), range, zone);
+            // Daily rollups keyed in another zone: the report reads every hour of the range instead.
+            await SetZoneAsync(h, zone.Id == "UTC" ? "Asia/Tokyo" : "UTC");
+            var fromHours = await report.LoadAsync(UsageScope.Organization(h.Org.Id), range, zone);
+            var bobFromHours = await report.LoadAsync(UsageScope.Member(h.Org.Id, h.Bob.Id), range, zone);
+
+            AssertSameFigures(fromHours, fromDays, because);
+            AssertSameFigures(bobFromHours, bobFromDays, because);
+        }
+        await h.AssertBooksBalanceAsync();
+    }
+
+    [Fact]
+    public async Task Changing_the_time_zone_in_settings_moves_usage_to_its_local_days()
+    {
+        await using var h = await LedgerHarness.CreateAsync(defaultCap: 50_000_000);
+        h.Clock.SetUtcNow(new DateTimeOffset(2026, 3, 10, 22, 30, 0, TimeSpan.Zero));
+        await h.RecordAsync(h.Spend("late-evening", 5));
+        var (report, provider) = ReportFor(h);
+        await using var _ = provider;
+        var settings = new OrganizationSettings(provider.GetRequiredService<IDbContextFactory<PortalDbContext>>(), h.Ledger, h.Clock);
+
+        Assert.Equal(ChangeResult.Ok, await settings.UpdateAsync(h.Org.Id, AuditActor.System, "Org", "Asia/Tokyo"));
+
+        await using var db = h.Db.CreateContext();
+        Assert.Equal("Asia/Tokyo", await db.CreditAccounts.Where(a => a.OrganizationId == h.Org.Id).Select(a => a.RollupTimeZone).SingleAsync());
+        // 22:30 UTC is 07:30 the next morning in Tokyo.
+        Assert.Equal([new DateOnly(2026, 3, 11)], await db.DailyUsageRollups.Where(r => r.OrganizationId == h.Org.Id).Select(r => r.Day).ToListAsync());
+        var tokyo = TimeZoneInfo.FindSystemTimeZoneById("Asia/Tokyo");
+        var data = await report.LoadAsync(UsageScope.Organization(h.Org.Id), UsageRange.Days(new DateOnly(2026, 3, 11), new DateOnly(2026, 3, 11), tokyo), tokyo);
+        Assert.Equal(5_000, data.Credits);
+        Assert.Equal(5_000, Assert.Single(data.Days).Total);
+        await h.AssertBooksBalanceAsync();
+    }
+
+    private static void AssertSameFigures(UsageReportData expected, UsageReportData actual, string because)
+    {
+        Assert.True(expected.Credits == actual.Credits && expected.Calls == actual.Calls, because);
+        Assert.True((expected.InputTokens, expected.KnowledgeTokens, expected.OutputTokens) == (actual.InputTokens, actual.KnowledgeTokens, actual.OutputTokens), because);
+        Assert.True(expected.Days.SequenceEqual(actual.Days), because);
+        Assert.True(expected.Models.OrderBy(m => m.Model).SequenceEqual(actual.Models.OrderBy(m => m.Model)), because);
+        Assert.True(expected.Members.OrderBy(m => m.UserId).SequenceEqual(actual.Members.OrderBy(m => m.UserId)), because);
+        Assert.True(expected.Agents.OrderBy(a => a.Name).SequenceEqual(actual.Agents.OrderBy(a => a.Name)),
+            $"{because}: {string.Join("; ", expected.Agents)} vs {string.Join("; ", actual.Agents)}");
+        Assert.Equal(expected.Insights, actual.Insights);
+    }
+
+    /// <summary>The organization's daily rollup rows, as comparable text.</summary>
+    private static async Task<List<string>> DailyRowsAsync(LedgerHarness h)
+    {
+        await using var db = h.Db.CreateContext();
+        var usage = await db.DailyUsageRollups.Where(r => r.OrganizationId == h.Org.Id)
+            .Select(r => $"usage|{r.Day}|{r.UserId}|{r.Model}|{r.Feature}|{r.CreditsMillicredits}|{r.Calls}|{r.InputTokens}|{r.KnowledgeTokens}|{r.OutputTokens}")
+            .ToListAsync();
+        var agents = await db.DailyAgentRollups.Where(r => r.OrganizationId == h.Org.Id)
+            .Select(r => $"agent|{r.Day}|{r.UserId}|{r.AgentId}|{r.WorkflowId}|{r.CreditsMillicredits}|{r.Calls}|{r.LightCreditsMillicredits}|{r.Runs}|{r.RunCreditsMillicredits}")
+            .ToListAsync();
+        return [.. usage.Concat(agents).Order(StringComparer.Ordinal)];
     }
 
     [Fact]

@@ -10,15 +10,16 @@ namespace Cassidy.Portal.Benchmark;
 /// <summary>
 /// <c>dotnet run -c Release --project Cassidy.Portal -- --benchmark-usage [runs]</c>: fills a fresh SQLite database with
 /// 1,000,000 and then 10,000,000 generated model-call events (50 members, 5 models, 90 days), with the hourly rollups the
-/// engine would have written (built by bulk SQL from those events), and times the Usage tab's data load for the last 30
-/// days through <see cref="UsageReport"/> — against the same figures computed by GROUP BY over the raw events.
+/// engine would have written (built by bulk SQL from those events; the daily ones re-keyed by the engine itself, as after
+/// a time-zone change), and times the Usage tab's data load for the last 30 days of an organization in New York through
+/// <see cref="UsageReport"/> — against the same figures computed by GROUP BY over the raw events.
 /// </summary>
 public static class UsageBenchmark
 {
     private const int Members = 50;
     private const int Days = 90;
-    private static readonly (string Model, decimal Input, decimal Output)[] Models =
-        [("gpt-4.1", 2.0m, 8.0m), ("gpt-4.1-mini", 0.4m, 1.6m), ("claude-sonnet-4.5", 3.0m, 15.0m), ("claude-haiku-4.5", 1.0m, 5.0m), ("gemini-2.5-flash", 0.3m, 2.5m)];
+    /// <summary>Not UTC, so local days and UTC days differ (and DST applies), as for most customers.</summary>
+    private const string Zone = "America/New_York";
 
     public static async Task RunAsync(string[] args)
     {
@@ -45,9 +46,15 @@ public static class UsageBenchmark
             Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         await ledger.OpenAccountAsync(orgId);
         var report = new UsageReport(dbFactory, ledger, plans, TimeProvider.System);
-        var range = UsageRange.LastDays(30, now, TimeZoneInfo.Utc);
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(Zone);
+        var range = UsageRange.LastDays(30, now, zone);
+        var models = prices.Options.Models.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m =>
+        {
+            var light = m.Value.LighterAlternative is { } l ? prices.Options.Models[l] : m.Value;
+            return (m.Key, m.Value.Input, m.Value.Output, LightInput: light.Input, LightOutput: light.Output);
+        }).ToList();
 
-        var results = new List<(long Events, Stats Rollup, Stats Raw, int RollupRows)>();
+        var results = new List<(long Events, Stats Rollup, Stats Raw, (int Hourly, int Daily) RollupRows)>();
         long generated = 0;
         foreach (var target in new long[] { 1_000_000, 10_000_000 })
         {
@@ -58,17 +65,26 @@ public static class UsageBenchmark
                 while (generated < target)
                 {
                     var chunk = Math.Min(1_000_000, target - generated);
-                    Generate(connection, orgId, generated, chunk, now);
+                    Generate(connection, orgId, generated, chunk, now, models);
                     generated += chunk;
-                    Console.WriteLine($"  {generated:N0} events and their rollups written ({sw.Elapsed.TotalSeconds:0} s)");
+                    Console.WriteLine($"  {generated:N0} events and their hourly rollups written ({sw.Elapsed.TotalSeconds:0} s)");
                 }
+                // The engine re-keys the daily rollups when it finds them stale (as after a time-zone change).
+                Exec(connection, "UPDATE CreditAccounts SET RollupTimeZone = NULL");
+            }
+            sw.Restart();
+            await ledger.ReloadAsync(orgId);
+            Console.WriteLine($"  daily rollups rebuilt by the engine from the hourly ones in {sw.Elapsed.TotalSeconds:0.0} s");
+            await using (var connection = new SqliteConnection(connectionString))
+            {
+                await connection.OpenAsync();
                 Exec(connection, "ANALYZE");
             }
-            var rollupRows = await CountAsync(connectionString, range);
+            var rollupRows = await CountAsync(connectionString, range, zone);
 
             // Warm both paths once, then time them.
-            await UsageTabAsync(report, orgId, range);
-            var rollup = await TimeAsync(runs, () => UsageTabAsync(report, orgId, range));
+            await UsageTabAsync(report, orgId, range, zone);
+            var rollup = await TimeAsync(runs, () => UsageTabAsync(report, orgId, range, zone));
             var raw = await TimeAsync(Math.Max(3, runs / 10), () => Task.Run(() => RawGroupBy(connectionString, orgId, range)));
             results.Add((generated, rollup, raw, rollupRows));
             Console.WriteLine($"  {generated:N0} events: rollups p50 {rollup.P50:0.0} ms p95 {rollup.P95:0.0} ms; raw GROUP BY p50 {raw.P50:0.0} ms");
@@ -81,23 +97,24 @@ public static class UsageBenchmark
         foreach (var r in results)
         {
             var limit = r.Events >= 10_000_000 ? 100 : 50;
-            Row($"{r.Events:N0} events ({r.RollupRows:N0} hourly rollup rows in range): rollups", $"p50 {r.Rollup.P50:0.0} ms, p95 {r.Rollup.P95:0.0} ms", $"p95 ≤ {limit} ms", r.Rollup.P95 <= limit);
+            Row($"{r.Events:N0} events ({r.RollupRows.Hourly:N0} hourly, {r.RollupRows.Daily:N0} daily rollup rows in range): rollups", $"p50 {r.Rollup.P50:0.0} ms, p95 {r.Rollup.P95:0.0} ms", $"p95 ≤ {limit} ms", r.Rollup.P95 <= limit);
             Row($"{r.Events:N0} events: GROUP BY over raw events", $"p50 {r.Raw.P50:0.0} ms, p95 {r.Raw.P95:0.0} ms", "baseline", null);
             Row($"{r.Events:N0} events: speed-up vs raw (p50)", $"{r.Raw.P50 / r.Rollup.P50:0.0}×", "≥ 20×", r.Raw.P50 / r.Rollup.P50 >= 20);
         }
         Row("t(10M) / t(1M) (p95)", $"{large.Rollup.P95 / small.Rollup.P95:0.00}", "≤ 2", large.Rollup.P95 / small.Rollup.P95 <= 2);
         SqliteConnection.ClearAllPools();
-        try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+        if (args.Contains("--keep")) Console.WriteLine($"Database kept: {folder}");
+        else try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
     }
 
     private static void Row(string what, string figure, string target, bool? ok) =>
         Console.WriteLine($"| {what} | {figure} | {target} | {(ok is null ? "" : ok.Value ? "met" : "NOT met")} |");
 
     /// <summary>What the Usage tab loads on open: periods and balance, the report, the meters and the first member page.</summary>
-    private static async Task UsageTabAsync(UsageReport report, int orgId, UsageRange range)
+    private static async Task UsageTabAsync(UsageReport report, int orgId, UsageRange range, TimeZoneInfo zone)
     {
         await report.PeriodsAsync(orgId);
-        await report.LoadAsync(UsageScope.Organization(orgId), range, TimeZoneInfo.Utc);
+        await report.LoadAsync(UsageScope.Organization(orgId), range, zone);
         await report.MetersAsync(orgId);
         await report.MembersAsync(orgId, range, null, null, false, 0, 10);
     }
@@ -128,7 +145,7 @@ public static class UsageBenchmark
     {
         await using var db = await dbFactory.CreateDbContextAsync();
         var anchor = now.Date.AddDays(-Days - 10);
-        var org = new Organization { Slug = "bench", Name = "Benchmark", Plan = "Business", BillingAnchor = anchor, CreatedAt = anchor, DefaultMemberCapMillicredits = 5_000_000 };
+        var org = new Organization { Slug = "bench", Name = "Benchmark", Plan = "Business", BillingAnchor = anchor, CreatedAt = anchor, DefaultMemberCapMillicredits = 5_000_000, TimeZone = Zone };
         db.Organizations.Add(org);
         for (var i = 0; i < Members; i++)
         {
@@ -145,7 +162,8 @@ public static class UsageBenchmark
     /// Writes <paramref name="count"/> raw events (one INSERT … SELECT over a recursive sequence) and folds them into the
     /// hourly rollups with bulk upserts, all in one transaction.
     /// </summary>
-    private static void Generate(SqliteConnection connection, int orgId, long first, long count, DateTime now)
+    private static void Generate(SqliteConnection connection, int orgId, long first, long count, DateTime now,
+        IReadOnlyList<(string Model, decimal Input, decimal Output, decimal LightInput, decimal LightOutput)> models)
     {
         using var transaction = connection.BeginTransaction();
         void Run(string sql)
@@ -163,8 +181,9 @@ public static class UsageBenchmark
         }
         Run("CREATE TEMP TABLE IF NOT EXISTS bench_users (k INTEGER PRIMARY KEY, id TEXT NOT NULL)");
         Run("INSERT OR IGNORE INTO bench_users (k, id) SELECT ROW_NUMBER() OVER (ORDER BY UserId) - 1, UserId FROM Memberships WHERE OrganizationId = $org");
-        Run("CREATE TEMP TABLE IF NOT EXISTS bench_models (k INTEGER PRIMARY KEY, name TEXT NOT NULL, input REAL NOT NULL, output REAL NOT NULL)");
-        Run("INSERT OR IGNORE INTO bench_models VALUES " + string.Join(", ", Models.Select((m, i) => $"({i}, '{m.Model}', {m.Input}, {m.Output})")));
+        Run("CREATE TEMP TABLE IF NOT EXISTS bench_models (k INTEGER PRIMARY KEY, name TEXT NOT NULL, input REAL NOT NULL, output REAL NOT NULL, light_input REAL NOT NULL, light_output REAL NOT NULL)");
+        Run("INSERT OR IGNORE INTO bench_models VALUES " + string.Join(", ", models.Select((m, i) =>
+            FormattableString.Invariant($"({i}, '{m.Model}', {m.Input}, {m.Output}, {m.LightInput}, {m.LightOutput})"))));
         // Token counts, times, members, models and agents vary with n (multiplicative hashing spreads them).
         Run($"""
             WITH RECURSIVE seq(n) AS (SELECT $first UNION ALL SELECT n + 1 FROM seq WHERE n < $last),
@@ -180,7 +199,7 @@ public static class UsageBenchmark
                 CASE WHEN h % 4 = 0 THEN 'run-' || (n / 16) ELSE NULL END,
                 CAST(((200 + h % 1800) + (h / 7) % 3 * 500) * m.input + (50 + h % 600) * m.output + (CASE WHEN h % 4 = 0 THEN 500 ELSE 0 END) + 0.999 AS INTEGER),
                 strftime('%Y-%m-%d %H:%M:%S', $t0 + (h % $span), 'unixepoch')
-            FROM e JOIN bench_users u ON u.k = (h / 5) % {Members} JOIN bench_models m ON m.k = (h / 3) % 5
+            FROM e JOIN bench_users u ON u.k = (h / 5) % {Members} JOIN bench_models m ON m.k = (h / 3) % {models.Count}
             """);
         const string chunk = "FROM UsageEvents WHERE Id > (SELECT COALESCE(MAX(Id), 0) FROM UsageEvents) - $last + $first - 1 AND OrganizationId = $org";
         Run($"""
@@ -193,11 +212,18 @@ public static class UsageBenchmark
                 OutputTokens = OutputTokens + excluded.OutputTokens
             """);
         Run($"""
-            INSERT INTO AgentRollups (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model, CreditsMillicredits, Calls)
-            SELECT OrganizationId, strftime('%Y-%m-%d %H:00:00', OccurredAt), UserId, COALESCE(AgentId, ''), COALESCE(WorkflowId, ''), Model,
-                SUM(CreditsMillicredits), COUNT(*) {chunk} GROUP BY 1, 2, 3, 4, 5, 6
+            INSERT INTO AgentRollups (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model, CreditsMillicredits, Calls,
+                LightCreditsMillicredits)
+            SELECT e.OrganizationId, strftime('%Y-%m-%d %H:00:00', e.OccurredAt), e.UserId, COALESCE(e.AgentId, ''), COALESCE(e.WorkflowId, ''), e.Model,
+                SUM(e.CreditsMillicredits), COUNT(*),
+                SUM(CAST((e.InputTokens + e.KnowledgeTokens) * m.light_input + e.OutputTokens * m.light_output
+                    + (CASE WHEN e.Feature = 'workflow_run' THEN 500 ELSE 0 END) + 0.999 AS INTEGER))
+            FROM UsageEvents e JOIN bench_models m ON m.name = e.Model
+            WHERE e.Id > (SELECT COALESCE(MAX(Id), 0) FROM UsageEvents) - $last + $first - 1 AND e.OrganizationId = $org
+            GROUP BY 1, 2, 3, 4, 5, 6
             ON CONFLICT (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls
+                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
+                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
             """);
         Run($"""
             INSERT INTO RunRollups (OrganizationId, RunId, UserId, AgentId, WorkflowId, FirstAt, LastAt, CreditsMillicredits, Calls)
@@ -218,15 +244,22 @@ public static class UsageBenchmark
         command.ExecuteNonQuery();
     }
 
-    private static async Task<int> CountAsync(string connectionString, UsageRange range)
+    /// <summary>Hourly and daily usage rollup rows of the range (what a GROUP BY over each would read).</summary>
+    private static async Task<(int Hourly, int Daily)> CountAsync(string connectionString, UsageRange range, TimeZoneInfo zone)
     {
         await using var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM UsageRollups WHERE HourStart >= $from AND HourStart < $to";
-        command.Parameters.AddWithValue("$from", range.FromUtc);
-        command.Parameters.AddWithValue("$to", range.ToUtc);
-        return Convert.ToInt32(await command.ExecuteScalarAsync());
+        async Task<int> Count(string sql, object from, object to)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            command.Parameters.AddWithValue("$from", from);
+            command.Parameters.AddWithValue("$to", to);
+            return Convert.ToInt32(await command.ExecuteScalarAsync());
+        }
+        return (await Count("SELECT COUNT(*) FROM UsageRollups WHERE HourStart >= $from AND HourStart < $to", range.FromUtc, range.ToUtc),
+            await Count("SELECT COUNT(*) FROM DailyUsageRollups WHERE Day >= $from AND Day < $to",
+                LocalDays.Of(range.FromUtc, zone), LocalDays.Of(range.ToUtc, zone)));
     }
 
     private sealed record Stats(double P50, double P95);

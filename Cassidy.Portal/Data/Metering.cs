@@ -128,6 +128,8 @@ public class CreditAccount
     /// <summary>Bumped by every write; the writer re-reads its cached state when another writer moved it.</summary>
     public long Version { get; set; }
     public DateTime UpdatedAt { get; set; }
+    /// <summary>The time zone whose local days key the daily rollups; null until they were first built.</summary>
+    public string? RollupTimeZone { get; set; }
 }
 
 public static class HoldStatuses
@@ -178,6 +180,44 @@ public class AgentRollup
     public string Model { get; set; } = "";
     public long CreditsMillicredits { get; set; }
     public long Calls { get; set; }
+    /// <summary>What these calls would have cost on the lighter model of their family, at the prices they were recorded with.</summary>
+    public long LightCreditsMillicredits { get; set; }
+}
+
+/// <summary>
+/// A local day (in the organization's time zone, see <see cref="CreditAccount.RollupTimeZone"/>) of model-call usage per
+/// member, model and feature: the hourly rollups summed, so a month of figures reads a few thousand rows, not every hour.
+/// </summary>
+public class DailyUsageRollup
+{
+    public int OrganizationId { get; set; }
+    public DateOnly Day { get; set; }
+    public string UserId { get; set; } = "";
+    public string Model { get; set; } = "";
+    public string Feature { get; set; } = "";
+    public long CreditsMillicredits { get; set; }
+    public long Calls { get; set; }
+    public long InputTokens { get; set; }
+    public long KnowledgeTokens { get; set; }
+    public long OutputTokens { get; set; }
+}
+
+/// <summary>
+/// A local day of an agent's or a workflow's calls per member, with the runs that started that day (and the credits of
+/// those runs, counted on their first day like <see cref="RunRollup"/> counts them).
+/// </summary>
+public class DailyAgentRollup
+{
+    public int OrganizationId { get; set; }
+    public DateOnly Day { get; set; }
+    public string UserId { get; set; } = "";
+    public string AgentId { get; set; } = "";
+    public string WorkflowId { get; set; } = "";
+    public long CreditsMillicredits { get; set; }
+    public long Calls { get; set; }
+    public long LightCreditsMillicredits { get; set; }
+    public long Runs { get; set; }
+    public long RunCreditsMillicredits { get; set; }
 }
 
 /// <summary>One agent or workflow run (events sharing a runId): runs are counted from here, not from raw events.</summary>

@@ -95,6 +95,27 @@ public sealed class AgentRollupConfiguration : IEntityTypeConfiguration<AgentRol
     }
 }
 
+public sealed class DailyUsageRollupConfiguration : IEntityTypeConfiguration<DailyUsageRollup>
+{
+    public void Configure(EntityTypeBuilder<DailyUsageRollup> b)
+    {
+        b.ToTable("DailyUsageRollups");
+        b.HasKey(r => new { r.OrganizationId, r.Day, r.UserId, r.Model, r.Feature });
+        // My usage and a member's page read one member's days.
+        b.HasIndex(r => new { r.OrganizationId, r.UserId, r.Day });
+    }
+}
+
+public sealed class DailyAgentRollupConfiguration : IEntityTypeConfiguration<DailyAgentRollup>
+{
+    public void Configure(EntityTypeBuilder<DailyAgentRollup> b)
+    {
+        b.ToTable("DailyAgentRollups");
+        b.HasKey(r => new { r.OrganizationId, r.Day, r.UserId, r.AgentId, r.WorkflowId });
+        b.HasIndex(r => new { r.OrganizationId, r.UserId, r.Day });
+    }
+}
+
 public sealed class RunRollupConfiguration : IEntityTypeConfiguration<RunRollup>
 {
     public void Configure(EntityTypeBuilder<RunRollup> b)

@@ -23,6 +23,8 @@ public class PortalDbContext(DbContextOptions<PortalDbContext> options) : Identi
     public DbSet<UsageRollup> UsageRollups => Set<UsageRollup>();
     public DbSet<AgentRollup> AgentRollups => Set<AgentRollup>();
     public DbSet<RunRollup> RunRollups => Set<RunRollup>();
+    public DbSet<DailyUsageRollup> DailyUsageRollups => Set<DailyUsageRollup>();
+    public DbSet<DailyAgentRollup> DailyAgentRollups => Set<DailyAgentRollup>();
     public DbSet<MeetingRollup> MeetingRollups => Set<MeetingRollup>();
     public DbSet<StorageSnapshot> StorageSnapshots => Set<StorageSnapshot>();
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();

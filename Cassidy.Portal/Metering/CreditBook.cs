@@ -37,6 +37,8 @@ public sealed class CreditBook
     public long? EnterpriseMonthlyCredits { get; init; }
     public int? RolloverCapPercent { get; init; }
     public long? DefaultCapMillicredits { get; init; }
+    /// <summary>The organization's time zone: its local days key the daily rollups.</summary>
+    public TimeZoneInfo Zone { get; set; } = TimeZoneInfo.Utc;
 
     public long Balance { get; set; }
     public long Overdraft { get; set; }

@@ -20,10 +20,11 @@ public sealed record BalanceSnapshot(int OrganizationId, long Balance, string Pl
 /// minus overdraft; the hourly rollups equal the usage in the ledger, which equals the credits of recorded events.
 /// </summary>
 public sealed record LedgerCheck(long StoredBalance, long LedgerSum, long GrantsRemaining, long Overdraft,
-    long UsageLedgerSum, long RollupSum, long UsageEventsSum)
+    long UsageLedgerSum, long RollupSum, long UsageEventsSum, long DailyRollupSum, long AgentRollupSum, long DailyAgentRollupSum)
 {
     public bool Ok => StoredBalance == LedgerSum && GrantsRemaining - Overdraft == StoredBalance
-                      && RollupSum == UsageLedgerSum && UsageEventsSum == UsageLedgerSum;
+                      && RollupSum == UsageLedgerSum && UsageEventsSum == UsageLedgerSum
+                      && DailyRollupSum == RollupSum && DailyAgentRollupSum == AgentRollupSum;
 }
 
 /// <summary>
@@ -237,7 +238,10 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
             Overdraft: Sum("SELECT COALESCE(MAX(OverdraftMillicredits), 0) FROM CreditAccounts WHERE OrganizationId = $org"),
             UsageLedgerSum: Sum("SELECT COALESCE(-SUM(AmountMillicredits), 0) FROM LedgerEntries WHERE OrganizationId = $org AND Kind = 'usage'"),
             RollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM UsageRollups WHERE OrganizationId = $org"),
-            UsageEventsSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM UsageEvents WHERE OrganizationId = $org AND Type = 'model_call'"));
+            UsageEventsSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM UsageEvents WHERE OrganizationId = $org AND Type = 'model_call'"),
+            DailyRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyUsageRollups WHERE OrganizationId = $org"),
+            AgentRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM AgentRollups WHERE OrganizationId = $org"),
+            DailyAgentRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyAgentRollups WHERE OrganizationId = $org"));
     }
 
     public async ValueTask DisposeAsync()

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Cassidy.Portal.Data;
 using Microsoft.Data.Sqlite;
 
@@ -29,11 +30,13 @@ internal sealed class LedgerStore : IDisposable
     private readonly Dictionary<(int, DateTime, string, string, string, string), AgentRollup> _agentRollups = new();
     private readonly Dictionary<(int, string), RunRollup> _runRollups = new();
     private readonly Dictionary<(int, DateTime, string), MeetingRollup> _meetingRollups = new();
+    private readonly Dictionary<(int, DateOnly, string, string, string), DailyUsageRollup> _dailyUsage = new();
+    private readonly Dictionary<(int, DateOnly, string, string, string), DailyAgentRollup> _dailyAgents = new();
     private bool _inTransaction;
 
     private readonly SqliteCommand _begin, _commit, _rollback, _insertEvent, _findEvent, _insertLedger, _insertDraw,
         _insertGrant, _updateGrant, _upsertAccount, _accountVersion, _upsertUsageRollup, _upsertAgentRollup,
-        _upsertRunRollup, _upsertMeetingRollup, _insertStorage, _insertHold, _resolveHold, _setPlan;
+        _upsertRunRollup, _upsertMeetingRollup, _upsertDailyUsage, _upsertDailyAgent, _insertStorage, _insertHold, _resolveHold, _setPlan;
 
     public DateTime Now { get; private set; }
 
@@ -77,13 +80,13 @@ internal sealed class LedgerStore : IDisposable
             "$remaining", "$expired", "$id");
         _upsertAccount = Prepare("""
             INSERT INTO CreditAccounts (OrganizationId, BalanceMillicredits, OverdraftMillicredits, CurrentPeriodStart,
-                CurrentPeriodEnd, LastClosedPeriodStart, Version, UpdatedAt)
-            VALUES ($org, $balance, $overdraft, $start, $end, $closed, $version, $now)
+                CurrentPeriodEnd, LastClosedPeriodStart, Version, UpdatedAt, RollupTimeZone)
+            VALUES ($org, $balance, $overdraft, $start, $end, $closed, $version, $now, $zone)
             ON CONFLICT (OrganizationId) DO UPDATE SET BalanceMillicredits = excluded.BalanceMillicredits,
                 OverdraftMillicredits = excluded.OverdraftMillicredits, CurrentPeriodStart = excluded.CurrentPeriodStart,
                 CurrentPeriodEnd = excluded.CurrentPeriodEnd, LastClosedPeriodStart = excluded.LastClosedPeriodStart,
-                Version = excluded.Version, UpdatedAt = excluded.UpdatedAt
-            """, "$org", "$balance", "$overdraft", "$start", "$end", "$closed", "$version", "$now");
+                Version = excluded.Version, UpdatedAt = excluded.UpdatedAt, RollupTimeZone = excluded.RollupTimeZone
+            """, "$org", "$balance", "$overdraft", "$start", "$end", "$closed", "$version", "$now", "$zone");
         _accountVersion = Prepare("SELECT Version FROM CreditAccounts WHERE OrganizationId = $org", "$org");
         _upsertUsageRollup = Prepare("""
             INSERT INTO UsageRollups (OrganizationId, HourStart, UserId, Model, Feature, CreditsMillicredits, Calls,
@@ -95,18 +98,39 @@ internal sealed class LedgerStore : IDisposable
                 OutputTokens = OutputTokens + excluded.OutputTokens
             """, "$org", "$hour", "$user", "$model", "$feature", "$credits", "$calls", "$in", "$kn", "$out");
         _upsertAgentRollup = Prepare("""
-            INSERT INTO AgentRollups (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model, CreditsMillicredits, Calls)
-            VALUES ($org, $hour, $user, $agent, $workflow, $model, $credits, $calls)
+            INSERT INTO AgentRollups (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model, CreditsMillicredits, Calls,
+                LightCreditsMillicredits)
+            VALUES ($org, $hour, $user, $agent, $workflow, $model, $credits, $calls, $light)
             ON CONFLICT (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls
-            """, "$org", "$hour", "$user", "$agent", "$workflow", "$model", "$credits", "$calls");
+                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
+                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+            """, "$org", "$hour", "$user", "$agent", "$workflow", "$model", "$credits", "$calls", "$light");
         _upsertRunRollup = Prepare("""
             INSERT INTO RunRollups (OrganizationId, RunId, UserId, AgentId, WorkflowId, FirstAt, LastAt, CreditsMillicredits, Calls)
             VALUES ($org, $run, $user, $agent, $workflow, $first, $last, $credits, $calls)
             ON CONFLICT (OrganizationId, RunId) DO UPDATE SET
                 FirstAt = min(FirstAt, excluded.FirstAt), LastAt = max(LastAt, excluded.LastAt),
                 CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls
+            RETURNING Calls, FirstAt, UserId, AgentId, WorkflowId
             """, "$org", "$run", "$user", "$agent", "$workflow", "$first", "$last", "$credits", "$calls");
+        _upsertDailyUsage = Prepare("""
+            INSERT INTO DailyUsageRollups (OrganizationId, Day, UserId, Model, Feature, CreditsMillicredits, Calls,
+                InputTokens, KnowledgeTokens, OutputTokens)
+            VALUES ($org, $day, $user, $model, $feature, $credits, $calls, $in, $kn, $out)
+            ON CONFLICT (OrganizationId, Day, UserId, Model, Feature) DO UPDATE SET
+                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
+                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
+                OutputTokens = OutputTokens + excluded.OutputTokens
+            """, "$org", "$day", "$user", "$model", "$feature", "$credits", "$calls", "$in", "$kn", "$out");
+        _upsertDailyAgent = Prepare("""
+            INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
+                LightCreditsMillicredits, Runs, RunCreditsMillicredits)
+            VALUES ($org, $day, $user, $agent, $workflow, $credits, $calls, $light, $runs, $runCredits)
+            ON CONFLICT (OrganizationId, Day, UserId, AgentId, WorkflowId) DO UPDATE SET
+                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
+                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits,
+                Runs = Runs + excluded.Runs, RunCreditsMillicredits = RunCreditsMillicredits + excluded.RunCreditsMillicredits
+            """, "$org", "$day", "$user", "$agent", "$workflow", "$credits", "$calls", "$light", "$runs", "$runCredits");
         _upsertMeetingRollup = Prepare("""
             INSERT INTO MeetingRollups (OrganizationId, HourStart, UserId, Minutes, Meetings)
             VALUES ($org, $hour, $user, $minutes, $meetings)
@@ -174,6 +198,8 @@ internal sealed class LedgerStore : IDisposable
         _agentRollups.Clear();
         _runRollups.Clear();
         _meetingRollups.Clear();
+        _dailyUsage.Clear();
+        _dailyAgents.Clear();
     }
 
     private void Flush()
@@ -187,18 +213,56 @@ internal sealed class LedgerStore : IDisposable
         {
             book.Version++;
             Run(_upsertAccount, book.OrganizationId, book.Balance, book.Overdraft, book.Period.Start, book.Period.End,
-                book.LastClosedPeriodStart, book.Version, Now);
+                book.LastClosedPeriodStart, book.Version, Now, book.Zone.Id);
         }
         foreach (var r in _usageRollups.Values)
+        {
             Run(_upsertUsageRollup, r.OrganizationId, r.HourStart, r.UserId, r.Model, r.Feature, r.CreditsMillicredits, r.Calls,
                 r.InputTokens, r.KnowledgeTokens, r.OutputTokens);
+            var day = DayOf(r.OrganizationId, r.HourStart);
+            Accumulate(_dailyUsage, (r.OrganizationId, day, r.UserId, r.Model, r.Feature),
+                () => new DailyUsageRollup { OrganizationId = r.OrganizationId, Day = day, UserId = r.UserId, Model = r.Model, Feature = r.Feature },
+                d =>
+                {
+                    d.CreditsMillicredits += r.CreditsMillicredits; d.Calls += r.Calls;
+                    d.InputTokens += r.InputTokens; d.KnowledgeTokens += r.KnowledgeTokens; d.OutputTokens += r.OutputTokens;
+                });
+        }
         foreach (var r in _agentRollups.Values)
-            Run(_upsertAgentRollup, r.OrganizationId, r.HourStart, r.UserId, r.AgentId, r.WorkflowId, r.Model, r.CreditsMillicredits, r.Calls);
+        {
+            Run(_upsertAgentRollup, r.OrganizationId, r.HourStart, r.UserId, r.AgentId, r.WorkflowId, r.Model, r.CreditsMillicredits, r.Calls,
+                r.LightCreditsMillicredits);
+            DailyAgent(r.OrganizationId, DayOf(r.OrganizationId, r.HourStart), r.UserId, r.AgentId, r.WorkflowId,
+                d => { d.CreditsMillicredits += r.CreditsMillicredits; d.Calls += r.Calls; d.LightCreditsMillicredits += r.LightCreditsMillicredits; });
+        }
         foreach (var r in _runRollups.Values)
-            Run(_upsertRunRollup, r.OrganizationId, r.RunId, r.UserId, r.AgentId, r.WorkflowId, r.FirstAt, r.LastAt, r.CreditsMillicredits, r.Calls);
+        {
+            // A run counts on the day it started, with all its credits (as the hourly reading of RunRollups counts it).
+            // Its stored first event, member and agent decide, so later events of the run add to that same day's row.
+            using var run = Reader(_upsertRunRollup, r.OrganizationId, r.RunId, r.UserId, r.AgentId, r.WorkflowId, r.FirstAt, r.LastAt,
+                r.CreditsMillicredits, r.Calls);
+            run.Read();
+            var isNew = run.GetInt64(0) == r.Calls;
+            DailyAgent(r.OrganizationId, DayOf(r.OrganizationId, Hour(Utc(run.GetDateTime(1)))), run.GetString(2), run.GetString(3),
+                run.GetString(4), d => { d.Runs += isNew ? 1 : 0; d.RunCreditsMillicredits += r.CreditsMillicredits; });
+        }
         foreach (var r in _meetingRollups.Values)
             Run(_upsertMeetingRollup, r.OrganizationId, r.HourStart, r.UserId, r.Minutes, r.Meetings);
+        foreach (var d in _dailyUsage.Values)
+            Run(_upsertDailyUsage, d.OrganizationId, d.Day, d.UserId, d.Model, d.Feature, d.CreditsMillicredits, d.Calls,
+                d.InputTokens, d.KnowledgeTokens, d.OutputTokens);
+        foreach (var d in _dailyAgents.Values)
+            Run(_upsertDailyAgent, d.OrganizationId, d.Day, d.UserId, d.AgentId, d.WorkflowId, d.CreditsMillicredits, d.Calls,
+                d.LightCreditsMillicredits, d.Runs, d.RunCreditsMillicredits);
     }
+
+    private DateOnly DayOf(int organizationId, DateTime hourStart) =>
+        LocalDays.Of(hourStart, _books.TryGetValue(organizationId, out var book) ? book.Zone : TimeZoneInfo.Utc);
+
+    private void DailyAgent(int organizationId, DateOnly day, string userId, string agentId, string workflowId, Action<DailyAgentRollup> add) =>
+        Accumulate(_dailyAgents, (organizationId, day, userId, agentId, workflowId),
+            () => new DailyAgentRollup { OrganizationId = organizationId, Day = day, UserId = userId, AgentId = agentId, WorkflowId = workflowId },
+            add);
 
     // ---- books ------------------------------------------------------------------------------------------------
 
@@ -249,7 +313,8 @@ internal sealed class LedgerStore : IDisposable
     {
         CreditBook book;
         using (var reader = Reader("""
-            SELECT Slug, Plan, BillingAnchor, EnterpriseMonthlyCredits, RolloverCapPercent, DefaultMemberCapMillicredits, ScheduledPlan
+            SELECT Slug, Plan, BillingAnchor, EnterpriseMonthlyCredits, RolloverCapPercent, DefaultMemberCapMillicredits, ScheduledPlan,
+                TimeZone
             FROM Organizations WHERE Id = $org
             """, ("$org", organizationId)))
         {
@@ -264,13 +329,15 @@ internal sealed class LedgerStore : IDisposable
                 RolloverCapPercent = reader.IsDBNull(4) ? null : reader.GetInt32(4),
                 DefaultCapMillicredits = reader.IsDBNull(5) ? null : reader.GetInt64(5),
                 ScheduledPlan = reader.IsDBNull(6) ? null : reader.GetString(6),
+                Zone = TimeZoneInfo.TryFindSystemTimeZoneById(reader.GetString(7), out var zone) ? zone : TimeZoneInfo.Utc,
             };
         }
         LoadMembers(book);
 
         var opened = false;
+        string? rollupZone = null;
         using (var reader = Reader("""
-            SELECT BalanceMillicredits, OverdraftMillicredits, CurrentPeriodStart, LastClosedPeriodStart, Version
+            SELECT BalanceMillicredits, OverdraftMillicredits, CurrentPeriodStart, LastClosedPeriodStart, Version, RollupTimeZone
             FROM CreditAccounts WHERE OrganizationId = $org
             """, ("$org", organizationId)))
         {
@@ -282,6 +349,7 @@ internal sealed class LedgerStore : IDisposable
                 book.Period = BillingPeriods.Starting(book.Anchor, Utc(reader.GetDateTime(2)));
                 book.LastClosedPeriodStart = reader.IsDBNull(3) ? null : Utc(reader.GetDateTime(3));
                 book.Version = reader.GetInt64(4);
+                rollupZone = reader.IsDBNull(5) ? null : reader.GetString(5);
             }
         }
         _books[organizationId] = book;
@@ -298,6 +366,8 @@ internal sealed class LedgerStore : IDisposable
         }
 
         book.StartPeriod(book.Period, AllowanceOf(book));
+        // The time zone changed (or the daily rollups were never built): re-key them before anything is added to them.
+        if (rollupZone != book.Zone.Id) RebuildDailyRollups(book.OrganizationId, book.Zone);
         using (var reader = Reader("""
             SELECT Id, Kind, AmountMillicredits, RemainingMillicredits, StartsAt, ExpiresAt, PeriodStart
             FROM CreditGrants WHERE OrganizationId = $org AND ExpiredAt IS NULL AND RemainingMillicredits > 0
@@ -538,7 +608,7 @@ internal sealed class LedgerStore : IDisposable
         if (e.AgentId is not null || e.WorkflowId is not null)
             Accumulate(_agentRollups, (org, hour, member.UserId, e.AgentId ?? "", e.WorkflowId ?? "", e.Model!),
                 () => new AgentRollup { OrganizationId = org, HourStart = hour, UserId = member.UserId, AgentId = e.AgentId ?? "", WorkflowId = e.WorkflowId ?? "", Model = e.Model! },
-                r => { r.CreditsMillicredits += credits; r.Calls++; });
+                r => { r.CreditsMillicredits += credits; r.Calls++; r.LightCreditsMillicredits += e.Price.OnLighterModel; });
         if (e.RunId is not null)
             Accumulate(_runRollups, (org, e.RunId),
                 () => new RunRollup { OrganizationId = org, RunId = e.RunId, UserId = member.UserId, AgentId = e.AgentId ?? "", WorkflowId = e.WorkflowId ?? "", FirstAt = e.OccurredAt, LastAt = e.OccurredAt },
@@ -565,6 +635,61 @@ internal sealed class LedgerStore : IDisposable
 
     private static DateTime Hour(DateTime instant) =>
         new(instant.Ticks - instant.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc);
+
+    /// <summary>
+    /// Re-derives an organization's daily rollups from its hourly ones, keyed by the local days of <paramref name="zone"/>
+    /// (each hour mapped on its own, as <see cref="LocalDays.Of"/> does): run when the time zone changes, in the writer's
+    /// transaction, so readers see the old days or the new ones, never a mix. Bulk SQL: seconds for millions of hours.
+    /// </summary>
+    private void RebuildDailyRollups(int organizationId, TimeZoneInfo zone)
+    {
+        var org = ("$org", (object?)organizationId);
+        Execute("DELETE FROM DailyUsageRollups WHERE OrganizationId = $org", org);
+        Execute("DELETE FROM DailyAgentRollups WHERE OrganizationId = $org", org);
+        Execute("CREATE TEMP TABLE IF NOT EXISTS RollupDays (HourStart TEXT PRIMARY KEY, Day TEXT NOT NULL)");
+        Execute("DELETE FROM temp.RollupDays");
+
+        var hours = new List<string>();
+        using (var reader = Reader("""
+            SELECT HourStart FROM UsageRollups WHERE OrganizationId = $org
+            UNION SELECT HourStart FROM AgentRollups WHERE OrganizationId = $org
+            UNION SELECT strftime('%Y-%m-%d %H:00:00', FirstAt) FROM RunRollups WHERE OrganizationId = $org
+            """, org))
+            while (reader.Read()) hours.Add(reader.GetString(0));
+        using (var insert = Prepare("INSERT INTO temp.RollupDays (HourStart, Day) VALUES ($hour, $day)", "$hour", "$day"))
+            foreach (var hour in hours)
+            {
+                var utc = DateTime.Parse(hour, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
+                RunNonQuery(insert, hour, LocalDays.Of(utc, zone));
+            }
+
+        Execute("""
+            INSERT INTO DailyUsageRollups (OrganizationId, Day, UserId, Model, Feature, CreditsMillicredits, Calls, InputTokens,
+                KnowledgeTokens, OutputTokens)
+            SELECT r.OrganizationId, d.Day, r.UserId, r.Model, r.Feature, SUM(r.CreditsMillicredits), SUM(r.Calls), SUM(r.InputTokens),
+                SUM(r.KnowledgeTokens), SUM(r.OutputTokens)
+            FROM UsageRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
+            WHERE r.OrganizationId = $org GROUP BY d.Day, r.UserId, r.Model, r.Feature
+            """, org);
+        Execute("""
+            INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
+                LightCreditsMillicredits, Runs, RunCreditsMillicredits)
+            SELECT r.OrganizationId, d.Day, r.UserId, r.AgentId, r.WorkflowId, SUM(r.CreditsMillicredits), SUM(r.Calls),
+                SUM(r.LightCreditsMillicredits), 0, 0
+            FROM AgentRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
+            WHERE r.OrganizationId = $org GROUP BY d.Day, r.UserId, r.AgentId, r.WorkflowId
+            """, org);
+        Execute("""
+            INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
+                LightCreditsMillicredits, Runs, RunCreditsMillicredits)
+            SELECT r.OrganizationId, d.Day, r.UserId, r.AgentId, r.WorkflowId, 0, 0, 0, COUNT(*), SUM(r.CreditsMillicredits)
+            FROM RunRollups r JOIN temp.RollupDays d ON d.HourStart = strftime('%Y-%m-%d %H:00:00', r.FirstAt)
+            WHERE r.OrganizationId = $org GROUP BY d.Day, r.UserId, r.AgentId, r.WorkflowId
+            ON CONFLICT (OrganizationId, Day, UserId, AgentId, WorkflowId) DO UPDATE SET
+                Runs = Runs + excluded.Runs, RunCreditsMillicredits = RunCreditsMillicredits + excluded.RunCreditsMillicredits
+            """, org);
+        Execute("DELETE FROM temp.RollupDays");
+    }
 
     // ---- holds and plans ---------------------------------------------------------------------------------------
 
@@ -638,10 +763,12 @@ internal sealed class LedgerStore : IDisposable
     private object? Scalar(string sql, params (string Name, object? Value)[] parameters) =>
         Adhoc(sql, parameters).ExecuteScalar();
 
-    private void Execute(string sql)
+    private void Execute(string sql, params (string Name, object? Value)[] parameters)
     {
         using var command = _connection.CreateCommand();
         command.CommandText = sql;
+        command.CommandTimeout = 0;
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
         command.ExecuteNonQuery();
     }
 

@@ -7,8 +7,12 @@ public static class PricingErrors
     public const string UnknownCapability = "unknown_capability";
 }
 
-/// <summary>The result of pricing one call: millicredits, or an error code — never a silent zero.</summary>
-public readonly record struct Price(long Millicredits, string? Error)
+/// <summary>
+/// The result of pricing one call: millicredits, or an error code — never a silent zero. <paramref name="OnLighterModel"/>
+/// is what the same call would have cost on the lighter model of its family (tokens re-priced, fees kept; the same
+/// millicredits when the model has no lighter alternative): the "where credits go" advice adds it up per agent.
+/// </summary>
+public readonly record struct Price(long Millicredits, string? Error, long OnLighterModel = 0)
 {
     public bool Ok => Error is null;
 }
@@ -26,16 +30,28 @@ public sealed class PriceTable(MeteringOptions options)
         IReadOnlyList<string> capabilities, string feature)
     {
         if (!Options.Models.TryGetValue(model, out var price)) return new(0, PricingErrors.UnknownModel);
-        decimal credits = (inputTokens + (decimal)knowledgeTokens) * price.Input / 1000m
-                          + outputTokens * price.Output / 1000m;
+        var fees = 0m;
         foreach (var capability in capabilities)
         {
             if (!Options.Capabilities.TryGetValue(capability, out var fee)) return new(0, PricingErrors.UnknownCapability);
-            credits += fee;
+            fees += fee;
         }
-        if (feature == Data.Features.WorkflowRun) credits += Options.WorkflowActionFee;
-        return new((long)decimal.Ceiling(credits * 1000m), null);
+        if (feature == Data.Features.WorkflowRun) fees += Options.WorkflowActionFee;
+        var millicredits = Millicredits(TokenCredits(price, inputTokens, knowledgeTokens, outputTokens) + fees);
+        var lighter = price.LighterAlternative is { } name && Options.Models.TryGetValue(name, out var light)
+            ? Millicredits(TokenCredits(light, inputTokens, knowledgeTokens, outputTokens) + fees)
+            : millicredits;
+        return new(millicredits, null, lighter);
     }
+
+    /// <summary>Millicredits of these tokens at a model's prices, fees left out; 0 for a model not in the table.</summary>
+    public long TokenMillicredits(string model, long inputTokens, long knowledgeTokens, long outputTokens) =>
+        Options.Models.TryGetValue(model, out var price) ? Millicredits(TokenCredits(price, inputTokens, knowledgeTokens, outputTokens)) : 0;
+
+    private static decimal TokenCredits(ModelPrice price, long inputTokens, long knowledgeTokens, long outputTokens) =>
+        (inputTokens + (decimal)knowledgeTokens) * price.Input / 1000m + outputTokens * price.Output / 1000m;
+
+    private static long Millicredits(decimal credits) => (long)decimal.Ceiling(credits * 1000m);
 
     /// <summary>The most a call with these ceilings can cost (no knowledge or capabilities known ahead): a hold's size.</summary>
     public Price Estimate(string model, long maxInputTokens, long maxOutputTokens, string feature) =>

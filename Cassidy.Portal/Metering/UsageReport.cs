@@ -36,17 +36,22 @@ public sealed record UsageRange(DateTime FromUtc, DateTime ToUtc)
 
 /// <summary>
 /// Local days of an organization's time zone, from hourly UTC buckets. Exact for zones with whole-hour offsets (DST
-/// included: each hour is converted on its own). In zones offset by :30 or :45 a day starts at the UTC hour its local
-/// midnight falls in, the finest split hourly buckets allow.
+/// included: each hour is converted on its own). In zones offset by :30 or :45 an hour belongs to the day its start
+/// falls on, the finest split hourly buckets allow.
 /// </summary>
 public static class LocalDays
 {
-    /// <summary>The UTC instant a local day starts (the first valid local time when DST skips midnight).</summary>
+    /// <summary>
+    /// The first UTC hour of a local day: the hour its midnight (or, when DST skips midnight, its first valid time) falls
+    /// in — or the next one in zones offset by :30 or :45, where <see cref="Of"/> counts the hour holding midnight in the
+    /// day before. So a day's hours are exactly those from its start to the next day's start.
+    /// </summary>
     public static DateTime StartUtc(DateOnly day, TimeZoneInfo zone)
     {
         var local = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Unspecified);
         while (zone.IsInvalidTime(local)) local = local.AddMinutes(15);
-        return FloorHour(TimeZoneInfo.ConvertTimeToUtc(local, zone));
+        var hour = FloorHour(TimeZoneInfo.ConvertTimeToUtc(local, zone));
+        return Of(hour, zone) < day ? hour.AddHours(1) : hour;
     }
 
     /// <summary>The local day an hourly bucket belongs to: each hour is converted on its own, so DST days have 23 or 25 hours.</summary>
@@ -145,24 +150,36 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
     public async Task<UsageReportData> LoadAsync(UsageScope scope, UsageRange range, TimeZoneInfo zone, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var rollups = Rollups(db, scope, range);
+        var rollups = await SourcesAsync(db, scope, range, zone, ct);
 
-        var hours = await rollups.GroupBy(r => new { r.HourStart, r.Feature })
-            .Select(g => new { g.Key.HourStart, g.Key.Feature, Credits = g.Sum(r => r.CreditsMillicredits) })
-            .ToListAsync(ct);
-        var byDay = hours.GroupBy(h => LocalDays.Of(h.HourStart, zone)).ToDictionary(g => g.Key, g => (
-            Chat: g.Where(h => h.Feature != Features.WorkflowRun).Sum(h => h.Credits),
-            Workflow: g.Where(h => h.Feature == Features.WorkflowRun).Sum(h => h.Credits)));
+        var byDay = new Dictionary<DateOnly, (long Chat, long Workflow)>();
+        void AddDay(DateOnly day, string feature, long credits)
+        {
+            var (chat, workflow) = byDay.GetValueOrDefault(day);
+            byDay[day] = feature == Features.WorkflowRun ? (chat, workflow + credits) : (chat + credits, workflow);
+        }
+        if (rollups.HasDays)
+            foreach (var d in await rollups.Days.GroupBy(r => new { r.Day, r.Feature })
+                         .Select(g => new { g.Key.Day, g.Key.Feature, Credits = g.Sum(r => r.CreditsMillicredits) }).ToListAsync(ct))
+                AddDay(d.Day, d.Feature, d.Credits);
+        if (rollups.HasHours)
+            foreach (var h in await rollups.Hours.GroupBy(r => new { r.HourStart, r.Feature })
+                         .Select(g => new { g.Key.HourStart, g.Key.Feature, Credits = g.Sum(r => r.CreditsMillicredits) }).ToListAsync(ct))
+                AddDay(LocalDays.Of(h.HourStart, zone), h.Feature, h.Credits);
         var days = range.LocalDates(zone, Now).Union(byDay.Keys).Order()
             .Select(d => byDay.TryGetValue(d, out var v) ? new DayUsage(d, v.Chat, v.Workflow) : new DayUsage(d, 0, 0)).ToList();
 
-        var cells = await rollups.GroupBy(r => new { r.UserId, r.Model })
-            .Select(g => new
-            {
-                g.Key.UserId, g.Key.Model, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls),
-                Input = g.Sum(r => r.InputTokens), Knowledge = g.Sum(r => r.KnowledgeTokens), Output = g.Sum(r => r.OutputTokens),
-            })
-            .ToListAsync(ct);
+        var cells = new List<Cell>();
+        if (rollups.HasDays)
+            cells.AddRange(await rollups.Days.GroupBy(r => new { r.UserId, r.Model })
+                .Select(g => new Cell(g.Key.UserId, g.Key.Model, g.Sum(r => r.CreditsMillicredits), g.Sum(r => r.Calls),
+                    g.Sum(r => r.InputTokens), g.Sum(r => r.KnowledgeTokens), g.Sum(r => r.OutputTokens)))
+                .ToListAsync(ct));
+        if (rollups.HasHours)
+            cells.AddRange(await rollups.Hours.GroupBy(r => new { r.UserId, r.Model })
+                .Select(g => new Cell(g.Key.UserId, g.Key.Model, g.Sum(r => r.CreditsMillicredits), g.Sum(r => r.Calls),
+                    g.Sum(r => r.InputTokens), g.Sum(r => r.KnowledgeTokens), g.Sum(r => r.OutputTokens)))
+                .ToListAsync(ct));
         var models = cells.GroupBy(c => c.Model)
             .Select(g => new ModelUsage(g.Key, Tier(g.Key), g.Sum(c => c.Credits), g.Sum(c => c.Calls), g.Sum(c => c.Input),
                 g.Sum(c => c.Knowledge), g.Sum(c => c.Output)))
@@ -175,60 +192,52 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
             .Select(g => new MemberTotal(g.Key, names.GetValueOrDefault(g.Key) ?? "Former member", g.Sum(c => c.Credits), g.Sum(c => c.Calls)))
             .OrderByDescending(m => m.Credits).ThenBy(m => m.Name, StringComparer.OrdinalIgnoreCase).ToList();
 
-        var agents = await AgentsAsync(db, scope, range, models, ct);
+        var agents = await AgentsAsync(rollups, ct);
         var total = models.Sum(m => m.Credits);
         return new UsageReportData(scope, range, total, models.Sum(m => m.Calls), models.Sum(m => m.InputTokens),
             models.Sum(m => m.KnowledgeTokens), models.Sum(m => m.OutputTokens), days, models, members, agents, Insights(models, total));
     }
 
-    private async Task<IReadOnlyList<AgentUsage>> AgentsAsync(PortalDbContext db, UsageScope scope, UsageRange range,
-        IReadOnlyList<ModelUsage> models, CancellationToken ct)
+    /// <summary>One member's credits, calls and tokens on one model (daily and hourly rows alike).</summary>
+    private sealed record Cell(string UserId, string Model, long Credits, long Calls, long Input, long Knowledge, long Output);
+
+    /// <summary>An agent's or a workflow's figures from one kind of rollup; the kinds are added up per agent.</summary>
+    private sealed record AgentCell(string AgentId, string WorkflowId, long Credits, long Calls, long Light, long Runs, long RunCredits);
+
+    private static async Task<IReadOnlyList<AgentUsage>> AgentsAsync(RollupSources rollups, CancellationToken ct)
     {
-        var agentRollups = db.AgentRollups.AsNoTracking()
-            .Where(r => r.OrganizationId == scope.OrganizationId && r.HourStart >= range.FromUtc && r.HourStart < range.ToUtc);
-        if (scope.UserId is { } user) agentRollups = agentRollups.Where(r => r.UserId == user);
-        var cells = await agentRollups.GroupBy(r => new { r.AgentId, r.WorkflowId, r.Model })
-            .Select(g => new { g.Key.AgentId, g.Key.WorkflowId, g.Key.Model, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) })
-            .ToListAsync(ct);
-
-        var runRollups = db.RunRollups.AsNoTracking()
-            .Where(r => r.OrganizationId == scope.OrganizationId && r.FirstAt >= range.FromUtc && r.FirstAt < range.ToUtc);
-        if (scope.UserId is { } runUser) runRollups = runRollups.Where(r => r.UserId == runUser);
-        var runs = await runRollups.GroupBy(r => new { r.AgentId, r.WorkflowId })
-            .Select(g => new { g.Key.AgentId, g.Key.WorkflowId, Runs = g.Count(), Credits = g.Sum(r => r.CreditsMillicredits) })
-            .ToDictionaryAsync(r => (r.AgentId, r.WorkflowId), ct);
-
-        // Agent rollups carry credits, not tokens: an agent's light-model cost scales its credits on each standard model by
-        // what that model's tokens in the range would have cost on its lighter alternative.
-        var ratios = models.ToDictionary(m => m.Model, LightRatio);
+        var cells = new List<AgentCell>();
+        if (rollups.HasDays)
+            cells.AddRange(await rollups.AgentDays.GroupBy(r => new { r.AgentId, r.WorkflowId })
+                .Select(g => new AgentCell(g.Key.AgentId, g.Key.WorkflowId, g.Sum(r => r.CreditsMillicredits), g.Sum(r => r.Calls),
+                    g.Sum(r => r.LightCreditsMillicredits), g.Sum(r => r.Runs), g.Sum(r => r.RunCreditsMillicredits)))
+                .ToListAsync(ct));
+        if (rollups.HasHours)
+        {
+            cells.AddRange(await rollups.AgentHours.GroupBy(r => new { r.AgentId, r.WorkflowId })
+                .Select(g => new AgentCell(g.Key.AgentId, g.Key.WorkflowId, g.Sum(r => r.CreditsMillicredits), g.Sum(r => r.Calls),
+                    g.Sum(r => r.LightCreditsMillicredits), 0, 0))
+                .ToListAsync(ct));
+            cells.AddRange(await rollups.RunHours.GroupBy(r => new { r.AgentId, r.WorkflowId })
+                .Select(g => new AgentCell(g.Key.AgentId, g.Key.WorkflowId, 0, 0, 0, g.LongCount(), g.Sum(r => r.CreditsMillicredits)))
+                .ToListAsync(ct));
+        }
         return cells.GroupBy(c => (c.AgentId, c.WorkflowId))
-            .Select(g =>
-            {
-                var run = runs.GetValueOrDefault(g.Key);
-                var light = g.Sum(c => (long)Math.Ceiling(c.Credits * ratios.GetValueOrDefault(c.Model, 1m)));
-                return new AgentUsage(g.Key.AgentId, g.Key.WorkflowId, g.Sum(c => c.Credits), g.Sum(c => c.Calls),
-                    run?.Runs ?? 0, run?.Credits ?? 0, light);
-            })
+            .Select(g => new AgentUsage(g.Key.AgentId, g.Key.WorkflowId, g.Sum(c => c.Credits), g.Sum(c => c.Calls),
+                g.Sum(c => c.Runs), g.Sum(c => c.RunCredits), g.Sum(c => c.Light)))
+            .Where(a => a.Calls > 0)
             .OrderByDescending(a => a.Credits).ToList();
     }
 
     private string Tier(string model) => ledger.Prices.Options.Models.TryGetValue(model, out var p) ? p.Tier : "standard";
 
-    /// <summary>Millicredits of these tokens at a model's prices (no capability or workflow fees: those don't depend on the model).</summary>
-    private long TokenCost(string model, long input, long knowledge, long output) =>
-        ledger.Prices.Options.Models.TryGetValue(model, out var p)
-            ? (long)Math.Ceiling(((input + (decimal)knowledge) * p.Input + output * p.Output))
-            : 0;
-
+    /// <summary>What a model's usage would have cost on the lighter model of its family: tokens re-priced, fees kept.</summary>
     private long LightCost(ModelUsage m)
     {
         if (!ledger.Prices.Options.Models.TryGetValue(m.Model, out var p) || p.LighterAlternative is not { } light) return m.Credits;
-        // The fees stay; the token part is re-priced at the lighter model.
-        var tokens = TokenCost(m.Model, m.InputTokens, m.KnowledgeTokens, m.OutputTokens);
-        return m.Credits - tokens + TokenCost(light, m.InputTokens, m.KnowledgeTokens, m.OutputTokens);
+        return m.Credits - ledger.Prices.TokenMillicredits(m.Model, m.InputTokens, m.KnowledgeTokens, m.OutputTokens)
+               + ledger.Prices.TokenMillicredits(light, m.InputTokens, m.KnowledgeTokens, m.OutputTokens);
     }
-
-    private decimal LightRatio(ModelUsage m) => m.Credits > 0 ? (decimal)LightCost(m) / m.Credits : 1m;
 
     private CreditInsights Insights(IReadOnlyList<ModelUsage> models, long total)
     {
@@ -236,7 +245,7 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         foreach (var m in models)
         {
             ledger.Prices.Options.Models.TryGetValue(m.Model, out var p);
-            if (p is not null) knowledge += (long)Math.Ceiling(m.KnowledgeTokens * p.Input);
+            knowledge += ledger.Prices.TokenMillicredits(m.Model, 0, m.KnowledgeTokens, 0);
             if (p is { Tier: "light" }) light += m.Credits;
             else
             {
@@ -247,11 +256,93 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         return new CreditInsights(Math.Min(knowledge, total), standard, light, standardOnLight, total);
     }
 
+    /// <summary>
+    /// Where a range's figures are read: its whole local days from the daily rollups (when they are keyed in the zone
+    /// asked for), the hours before its first and after its last whole day from the hourly ones. A month is then a few
+    /// thousand daily rows however many events it holds; a range with no whole day (or another zone) reads only hours.
+    /// </summary>
+    private sealed class RollupSources
+    {
+        public required IQueryable<DailyUsageRollup> Days { get; init; }
+        public required IQueryable<UsageRollup> Hours { get; init; }
+        public required IQueryable<DailyAgentRollup> AgentDays { get; init; }
+        public required IQueryable<AgentRollup> AgentHours { get; init; }
+        public required IQueryable<RunRollup> RunHours { get; init; }
+        public bool HasDays { get; init; }
+        public bool HasHours { get; init; }
+    }
+
+    private static async Task<RollupSources> SourcesAsync(PortalDbContext db, UsageScope scope, UsageRange range, TimeZoneInfo zone,
+        CancellationToken ct)
+    {
+        var org = scope.OrganizationId;
+        var dailyZone = await db.CreditAccounts.Where(a => a.OrganizationId == org).Select(a => a.RollupTimeZone).FirstOrDefaultAsync(ct);
+        DateOnly firstDay = DateOnly.MaxValue, lastDay = DateOnly.MinValue;
+        DateTime headFrom = range.FromUtc, headTo = range.ToUtc, tailFrom = range.ToUtc, tailTo = range.ToUtc;
+        if (dailyZone == zone.Id && range.ToUtc > range.FromUtc)
+        {
+            var first = LocalDays.Of(range.FromUtc, zone);
+            if (LocalDays.StartUtc(first, zone) < range.FromUtc) first = first.AddDays(1);
+            var last = LocalDays.Of(range.ToUtc.AddHours(-1), zone);
+            if (LocalDays.StartUtc(last.AddDays(1), zone) > range.ToUtc) last = last.AddDays(-1);
+            if (first <= last)
+            {
+                (firstDay, lastDay) = (first, last);
+                (headTo, tailFrom) = (LocalDays.StartUtc(first, zone), LocalDays.StartUtc(last.AddDays(1), zone));
+            }
+        }
+
+        var user = scope.UserId;
+        var days = db.DailyUsageRollups.AsNoTracking().Where(r => r.OrganizationId == org && r.Day >= firstDay && r.Day <= lastDay);
+        var agentDays = db.DailyAgentRollups.AsNoTracking().Where(r => r.OrganizationId == org && r.Day >= firstDay && r.Day <= lastDay);
+        var hours = db.UsageRollups.AsNoTracking().Where(r => r.OrganizationId == org
+            && ((r.HourStart >= headFrom && r.HourStart < headTo) || (r.HourStart >= tailFrom && r.HourStart < tailTo)));
+        var agentHours = db.AgentRollups.AsNoTracking().Where(r => r.OrganizationId == org
+            && ((r.HourStart >= headFrom && r.HourStart < headTo) || (r.HourStart >= tailFrom && r.HourStart < tailTo)));
+        var runHours = db.RunRollups.AsNoTracking().Where(r => r.OrganizationId == org
+            && ((r.FirstAt >= headFrom && r.FirstAt < headTo) || (r.FirstAt >= tailFrom && r.FirstAt < tailTo)));
+        if (user is not null)
+        {
+            days = days.Where(r => r.UserId == user);
+            agentDays = agentDays.Where(r => r.UserId == user);
+            hours = hours.Where(r => r.UserId == user);
+            agentHours = agentHours.Where(r => r.UserId == user);
+            runHours = runHours.Where(r => r.UserId == user);
+        }
+        return new RollupSources
+        {
+            Days = days, Hours = hours, AgentDays = agentDays, AgentHours = agentHours, RunHours = runHours,
+            HasDays = firstDay <= lastDay, HasHours = headTo > headFrom || tailTo > tailFrom,
+        };
+    }
+
     private static IQueryable<UsageRollup> Rollups(PortalDbContext db, UsageScope scope, UsageRange range)
     {
         var query = db.UsageRollups.AsNoTracking()
             .Where(r => r.OrganizationId == scope.OrganizationId && r.HourStart >= range.FromUtc && r.HourStart < range.ToUtc);
         return scope.UserId is { } user ? query.Where(r => r.UserId == user) : query;
+    }
+
+    /// <summary>Credits and calls per member in the range (one member when the scope names one).</summary>
+    private static async Task<Dictionary<string, (long Credits, long Calls)>> MemberTotalsAsync(PortalDbContext db, UsageScope scope,
+        UsageRange range, TimeZoneInfo zone, CancellationToken ct)
+    {
+        var rollups = await SourcesAsync(db, scope, range, zone, ct);
+        var totals = new Dictionary<string, (long Credits, long Calls)>(StringComparer.Ordinal);
+        void Add(string user, long credits, long calls)
+        {
+            var (c, n) = totals.GetValueOrDefault(user);
+            totals[user] = (c + credits, n + calls);
+        }
+        if (rollups.HasDays)
+            foreach (var t in await rollups.Days.GroupBy(r => r.UserId)
+                         .Select(g => new { UserId = g.Key, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) }).ToListAsync(ct))
+                Add(t.UserId, t.Credits, t.Calls);
+        if (rollups.HasHours)
+            foreach (var t in await rollups.Hours.GroupBy(r => r.UserId)
+                         .Select(g => new { UserId = g.Key, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) }).ToListAsync(ct))
+                Add(t.UserId, t.Credits, t.Calls);
+        return totals;
     }
 
     /// <summary>
@@ -297,17 +388,15 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         var memberships = db.Memberships.AsNoTracking().Where(m => m.OrganizationId == organizationId);
         if (onlyUserId is not null) memberships = memberships.Where(m => m.UserId == onlyUserId);
         var members = await memberships
-            .Select(m => new { m.UserId, m.User.DisplayName, Email = m.User.Email ?? "", m.Role, m.CapMode, m.CapMillicredits, m.Organization.DefaultMemberCapMillicredits })
+            .Select(m => new { m.UserId, m.User.DisplayName, Email = m.User.Email ?? "", m.Role, m.CapMode, m.CapMillicredits,
+                m.Organization.DefaultMemberCapMillicredits, m.Organization.TimeZone })
             .ToListAsync(ct);
         if (members.Count == 0) return [];
+        var zone = TimeZoneInfo.TryFindSystemTimeZoneById(members[0].TimeZone, out var found) ? found : TimeZoneInfo.Utc;
 
-        var rollups = Rollups(db, new UsageScope(organizationId, onlyUserId), range);
-        var totals = await rollups.GroupBy(r => r.UserId)
-            .Select(g => new { UserId = g.Key, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) })
-            .ToDictionaryAsync(t => t.UserId, ct);
-        long orgTotal = onlyUserId is null
-            ? totals.Values.Sum(t => t.Credits)
-            : await Rollups(db, UsageScope.Organization(organizationId), range).SumAsync(r => r.CreditsMillicredits, ct);
+        var totals = await MemberTotalsAsync(db, new UsageScope(organizationId, onlyUserId), range, zone, ct);
+        long orgTotal = (onlyUserId is null ? totals : await MemberTotalsAsync(db, UsageScope.Organization(organizationId), range, zone, ct))
+            .Values.Sum(t => t.Credits);
 
         // Caps are per billing period: used = what enforcement counts (the ledger's in-memory view).
         await ledger.GetBalanceAsync(organizationId);
@@ -321,8 +410,8 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
                 MemberCapMode.Custom => m.CapMillicredits,
                 _ => m.DefaultMemberCapMillicredits,
             };
-            return new MemberUsageRow(m.UserId, m.DisplayName, m.Email, m.Role, t?.Credits ?? 0,
-                CreditInsights.Share(t?.Credits ?? 0, orgTotal), t?.Calls ?? 0, cap, view?.MemberUsage(m.UserId) ?? 0);
+            return new MemberUsageRow(m.UserId, m.DisplayName, m.Email, m.Role, t.Credits,
+                CreditInsights.Share(t.Credits, orgTotal), t.Calls, cap, view?.MemberUsage(m.UserId) ?? 0);
         }).ToList();
     }
 

@@ -1,10 +1,11 @@
 using Cassidy.Portal.Data;
+using Cassidy.Portal.Metering;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cassidy.Portal.Organizations;
 
 /// <summary>An organization's own settings: its name and time zone (the slug never changes once created).</summary>
-public sealed class OrganizationSettings(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
+public sealed class OrganizationSettings(IDbContextFactory<PortalDbContext> dbFactory, CreditLedger ledger, TimeProvider clock)
 {
     public sealed record General(string Name, string Slug, string TimeZone, DateTime BillingAnchor, DateTime CreatedAt);
 
@@ -36,11 +37,14 @@ public sealed class OrganizationSettings(IDbContextFactory<PortalDbContext> dbFa
         var now = clock.GetUtcNow().UtcDateTime;
         if (organization.Name != name)
             AuditLog.Record(db, organizationId, actor, AuditActions.OrganizationUpdated, "Name", organization.Name, name, now);
-        if (organization.TimeZone != timeZone)
+        var zoneChanged = organization.TimeZone != timeZone;
+        if (zoneChanged)
             AuditLog.Record(db, organizationId, actor, AuditActions.OrganizationUpdated, "Time zone", organization.TimeZone, timeZone, now);
         organization.Name = name;
         organization.TimeZone = timeZone;
         await db.SaveChangesAsync(ct);
+        // The daily usage rollups are keyed by local days: the ledger re-keys them in the new zone when it reloads.
+        if (zoneChanged) await ledger.ReloadAsync(organizationId);
         return ChangeResult.Ok;
     }
 }

@@ -43,6 +43,9 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Property<long>("CreditsMillicredits")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long>("LightCreditsMillicredits")
+                        .HasColumnType("INTEGER");
+
                     b.HasKey("OrganizationId", "HourStart", "UserId", "AgentId", "WorkflowId", "Model");
 
                     b.ToTable("AgentRollups", (string)null);
@@ -287,6 +290,9 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Property<long>("OverdraftMillicredits")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("RollupTimeZone")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("TEXT");
 
@@ -394,6 +400,84 @@ namespace Cassidy.Portal.Data.Migrations
                     b.HasIndex("OrganizationId", "Status");
 
                     b.ToTable("CreditHolds", (string)null);
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.DailyAgentRollup", b =>
+                {
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("AgentId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("WorkflowId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Calls")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreditsMillicredits")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("LightCreditsMillicredits")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("RunCreditsMillicredits")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Runs")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("OrganizationId", "Day", "UserId", "AgentId", "WorkflowId");
+
+                    b.HasIndex("OrganizationId", "UserId", "Day");
+
+                    b.ToTable("DailyAgentRollups", (string)null);
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.DailyUsageRollup", b =>
+                {
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Feature")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Calls")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreditsMillicredits")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("KnowledgeTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("OrganizationId", "Day", "UserId", "Model", "Feature");
+
+                    b.HasIndex("OrganizationId", "UserId", "Day");
+
+                    b.ToTable("DailyUsageRollups", (string)null);
                 });
 
             modelBuilder.Entity("Cassidy.Portal.Data.Invitation", b =>
