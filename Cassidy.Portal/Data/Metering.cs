@@ -202,6 +202,30 @@ public class DailyUsageRollup
     public long OutputTokens { get; set; }
 }
 
+/// <summary>A local day of the whole organization's model calls per model and feature (the Usage tab's days and models).</summary>
+public class DailyModelRollup
+{
+    public int OrganizationId { get; set; }
+    public DateOnly Day { get; set; }
+    public string Model { get; set; } = "";
+    public string Feature { get; set; } = "";
+    public long CreditsMillicredits { get; set; }
+    public long Calls { get; set; }
+    public long InputTokens { get; set; }
+    public long KnowledgeTokens { get; set; }
+    public long OutputTokens { get; set; }
+}
+
+/// <summary>A local day of one member's model calls, all models and features together (the per-member breakdown).</summary>
+public class DailyMemberRollup
+{
+    public int OrganizationId { get; set; }
+    public DateOnly Day { get; set; }
+    public string UserId { get; set; } = "";
+    public long CreditsMillicredits { get; set; }
+    public long Calls { get; set; }
+}
+
 /// <summary>
 /// A local day of an agent's or a workflow's calls per member, with the runs that started that day (and the credits of
 /// those runs, counted on their first day like <see cref="RunRollup"/> counts them).

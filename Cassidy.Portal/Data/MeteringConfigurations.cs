@@ -106,6 +106,24 @@ public sealed class DailyUsageRollupConfiguration : IEntityTypeConfiguration<Dai
     }
 }
 
+public sealed class DailyModelRollupConfiguration : IEntityTypeConfiguration<DailyModelRollup>
+{
+    public void Configure(EntityTypeBuilder<DailyModelRollup> b)
+    {
+        b.ToTable("DailyModelRollups");
+        b.HasKey(r => new { r.OrganizationId, r.Day, r.Model, r.Feature });
+    }
+}
+
+public sealed class DailyMemberRollupConfiguration : IEntityTypeConfiguration<DailyMemberRollup>
+{
+    public void Configure(EntityTypeBuilder<DailyMemberRollup> b)
+    {
+        b.ToTable("DailyMemberRollups");
+        b.HasKey(r => new { r.OrganizationId, r.Day, r.UserId });
+    }
+}
+
 public sealed class DailyAgentRollupConfiguration : IEntityTypeConfiguration<DailyAgentRollup>
 {
     public void Configure(EntityTypeBuilder<DailyAgentRollup> b)

@@ -24,6 +24,8 @@ public class PortalDbContext(DbContextOptions<PortalDbContext> options) : Identi
     public DbSet<AgentRollup> AgentRollups => Set<AgentRollup>();
     public DbSet<RunRollup> RunRollups => Set<RunRollup>();
     public DbSet<DailyUsageRollup> DailyUsageRollups => Set<DailyUsageRollup>();
+    public DbSet<DailyModelRollup> DailyModelRollups => Set<DailyModelRollup>();
+    public DbSet<DailyMemberRollup> DailyMemberRollups => Set<DailyMemberRollup>();
     public DbSet<DailyAgentRollup> DailyAgentRollups => Set<DailyAgentRollup>();
     public DbSet<MeetingRollup> MeetingRollups => Set<MeetingRollup>();
     public DbSet<StorageSnapshot> StorageSnapshots => Set<StorageSnapshot>();

@@ -20,11 +20,13 @@ public sealed record BalanceSnapshot(int OrganizationId, long Balance, string Pl
 /// minus overdraft; the hourly rollups equal the usage in the ledger, which equals the credits of recorded events.
 /// </summary>
 public sealed record LedgerCheck(long StoredBalance, long LedgerSum, long GrantsRemaining, long Overdraft,
-    long UsageLedgerSum, long RollupSum, long UsageEventsSum, long DailyRollupSum, long AgentRollupSum, long DailyAgentRollupSum)
+    long UsageLedgerSum, long RollupSum, long UsageEventsSum, long DailyRollupSum, long DailyModelRollupSum,
+    long DailyMemberRollupSum, long AgentRollupSum, long DailyAgentRollupSum)
 {
     public bool Ok => StoredBalance == LedgerSum && GrantsRemaining - Overdraft == StoredBalance
                       && RollupSum == UsageLedgerSum && UsageEventsSum == UsageLedgerSum
-                      && DailyRollupSum == RollupSum && DailyAgentRollupSum == AgentRollupSum;
+                      && DailyRollupSum == RollupSum && DailyModelRollupSum == RollupSum && DailyMemberRollupSum == RollupSum
+                      && DailyAgentRollupSum == AgentRollupSum;
 }
 
 /// <summary>
@@ -240,6 +242,8 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
             RollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM UsageRollups WHERE OrganizationId = $org"),
             UsageEventsSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM UsageEvents WHERE OrganizationId = $org AND Type = 'model_call'"),
             DailyRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyUsageRollups WHERE OrganizationId = $org"),
+            DailyModelRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyModelRollups WHERE OrganizationId = $org"),
+            DailyMemberRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyMemberRollups WHERE OrganizationId = $org"),
             AgentRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM AgentRollups WHERE OrganizationId = $org"),
             DailyAgentRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyAgentRollups WHERE OrganizationId = $org"));
     }

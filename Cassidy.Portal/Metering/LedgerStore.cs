@@ -31,12 +31,14 @@ internal sealed class LedgerStore : IDisposable
     private readonly Dictionary<(int, string), RunRollup> _runRollups = new();
     private readonly Dictionary<(int, DateTime, string), MeetingRollup> _meetingRollups = new();
     private readonly Dictionary<(int, DateOnly, string, string, string), DailyUsageRollup> _dailyUsage = new();
+    private readonly Dictionary<(int, DateOnly, string, string), DailyModelRollup> _dailyModels = new();
+    private readonly Dictionary<(int, DateOnly, string), DailyMemberRollup> _dailyMembers = new();
     private readonly Dictionary<(int, DateOnly, string, string, string), DailyAgentRollup> _dailyAgents = new();
     private bool _inTransaction;
 
     private readonly SqliteCommand _begin, _commit, _rollback, _insertEvent, _findEvent, _insertLedger, _insertDraw,
         _insertGrant, _updateGrant, _upsertAccount, _accountVersion, _upsertUsageRollup, _upsertAgentRollup,
-        _upsertRunRollup, _upsertMeetingRollup, _upsertDailyUsage, _upsertDailyAgent, _insertStorage, _insertHold, _resolveHold, _setPlan;
+        _upsertRunRollup, _upsertMeetingRollup, _upsertDailyUsage, _upsertDailyModel, _upsertDailyMember, _upsertDailyAgent, _insertStorage, _insertHold, _resolveHold, _setPlan;
 
     public DateTime Now { get; private set; }
 
@@ -122,6 +124,21 @@ internal sealed class LedgerStore : IDisposable
                 InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
                 OutputTokens = OutputTokens + excluded.OutputTokens
             """, "$org", "$day", "$user", "$model", "$feature", "$credits", "$calls", "$in", "$kn", "$out");
+        _upsertDailyModel = Prepare("""
+            INSERT INTO DailyModelRollups (OrganizationId, Day, Model, Feature, CreditsMillicredits, Calls, InputTokens,
+                KnowledgeTokens, OutputTokens)
+            VALUES ($org, $day, $model, $feature, $credits, $calls, $in, $kn, $out)
+            ON CONFLICT (OrganizationId, Day, Model, Feature) DO UPDATE SET
+                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
+                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
+                OutputTokens = OutputTokens + excluded.OutputTokens
+            """, "$org", "$day", "$model", "$feature", "$credits", "$calls", "$in", "$kn", "$out");
+        _upsertDailyMember = Prepare("""
+            INSERT INTO DailyMemberRollups (OrganizationId, Day, UserId, CreditsMillicredits, Calls)
+            VALUES ($org, $day, $user, $credits, $calls)
+            ON CONFLICT (OrganizationId, Day, UserId) DO UPDATE SET
+                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls
+            """, "$org", "$day", "$user", "$credits", "$calls");
         _upsertDailyAgent = Prepare("""
             INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
                 LightCreditsMillicredits, Runs, RunCreditsMillicredits)
@@ -199,6 +216,8 @@ internal sealed class LedgerStore : IDisposable
         _runRollups.Clear();
         _meetingRollups.Clear();
         _dailyUsage.Clear();
+        _dailyModels.Clear();
+        _dailyMembers.Clear();
         _dailyAgents.Clear();
     }
 
@@ -227,6 +246,16 @@ internal sealed class LedgerStore : IDisposable
                     d.CreditsMillicredits += r.CreditsMillicredits; d.Calls += r.Calls;
                     d.InputTokens += r.InputTokens; d.KnowledgeTokens += r.KnowledgeTokens; d.OutputTokens += r.OutputTokens;
                 });
+            Accumulate(_dailyModels, (r.OrganizationId, day, r.Model, r.Feature),
+                () => new DailyModelRollup { OrganizationId = r.OrganizationId, Day = day, Model = r.Model, Feature = r.Feature },
+                d =>
+                {
+                    d.CreditsMillicredits += r.CreditsMillicredits; d.Calls += r.Calls;
+                    d.InputTokens += r.InputTokens; d.KnowledgeTokens += r.KnowledgeTokens; d.OutputTokens += r.OutputTokens;
+                });
+            Accumulate(_dailyMembers, (r.OrganizationId, day, r.UserId),
+                () => new DailyMemberRollup { OrganizationId = r.OrganizationId, Day = day, UserId = r.UserId },
+                d => { d.CreditsMillicredits += r.CreditsMillicredits; d.Calls += r.Calls; });
         }
         foreach (var r in _agentRollups.Values)
         {
@@ -251,6 +280,11 @@ internal sealed class LedgerStore : IDisposable
         foreach (var d in _dailyUsage.Values)
             Run(_upsertDailyUsage, d.OrganizationId, d.Day, d.UserId, d.Model, d.Feature, d.CreditsMillicredits, d.Calls,
                 d.InputTokens, d.KnowledgeTokens, d.OutputTokens);
+        foreach (var d in _dailyModels.Values)
+            Run(_upsertDailyModel, d.OrganizationId, d.Day, d.Model, d.Feature, d.CreditsMillicredits, d.Calls, d.InputTokens,
+                d.KnowledgeTokens, d.OutputTokens);
+        foreach (var d in _dailyMembers.Values)
+            Run(_upsertDailyMember, d.OrganizationId, d.Day, d.UserId, d.CreditsMillicredits, d.Calls);
         foreach (var d in _dailyAgents.Values)
             Run(_upsertDailyAgent, d.OrganizationId, d.Day, d.UserId, d.AgentId, d.WorkflowId, d.CreditsMillicredits, d.Calls,
                 d.LightCreditsMillicredits, d.Runs, d.RunCreditsMillicredits);
@@ -645,6 +679,8 @@ internal sealed class LedgerStore : IDisposable
     {
         var org = ("$org", (object?)organizationId);
         Execute("DELETE FROM DailyUsageRollups WHERE OrganizationId = $org", org);
+        Execute("DELETE FROM DailyModelRollups WHERE OrganizationId = $org", org);
+        Execute("DELETE FROM DailyMemberRollups WHERE OrganizationId = $org", org);
         Execute("DELETE FROM DailyAgentRollups WHERE OrganizationId = $org", org);
         Execute("CREATE TEMP TABLE IF NOT EXISTS RollupDays (HourStart TEXT PRIMARY KEY, Day TEXT NOT NULL)");
         Execute("DELETE FROM temp.RollupDays");
@@ -670,6 +706,18 @@ internal sealed class LedgerStore : IDisposable
                 SUM(r.KnowledgeTokens), SUM(r.OutputTokens)
             FROM UsageRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
             WHERE r.OrganizationId = $org GROUP BY d.Day, r.UserId, r.Model, r.Feature
+            """, org);
+        Execute("""
+            INSERT INTO DailyModelRollups (OrganizationId, Day, Model, Feature, CreditsMillicredits, Calls, InputTokens,
+                KnowledgeTokens, OutputTokens)
+            SELECT OrganizationId, Day, Model, Feature, SUM(CreditsMillicredits), SUM(Calls), SUM(InputTokens), SUM(KnowledgeTokens),
+                SUM(OutputTokens)
+            FROM DailyUsageRollups WHERE OrganizationId = $org GROUP BY Day, Model, Feature
+            """, org);
+        Execute("""
+            INSERT INTO DailyMemberRollups (OrganizationId, Day, UserId, CreditsMillicredits, Calls)
+            SELECT OrganizationId, Day, UserId, SUM(CreditsMillicredits), SUM(Calls)
+            FROM DailyUsageRollups WHERE OrganizationId = $org GROUP BY Day, UserId
             """, org);
         Execute("""
             INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,

@@ -152,44 +152,23 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var rollups = await SourcesAsync(db, scope, range, zone, ct);
 
-        var byDay = new Dictionary<DateOnly, (long Chat, long Workflow)>();
-        void AddDay(DateOnly day, string feature, long credits)
-        {
-            var (chat, workflow) = byDay.GetValueOrDefault(day);
-            byDay[day] = feature == Features.WorkflowRun ? (chat, workflow + credits) : (chat + credits, workflow);
-        }
-        if (rollups.HasDays)
-            foreach (var d in await rollups.Days.GroupBy(r => new { r.Day, r.Feature })
-                         .Select(g => new { g.Key.Day, g.Key.Feature, Credits = g.Sum(r => r.CreditsMillicredits) }).ToListAsync(ct))
-                AddDay(d.Day, d.Feature, d.Credits);
-        if (rollups.HasHours)
-            foreach (var h in await rollups.Hours.GroupBy(r => new { r.HourStart, r.Feature })
-                         .Select(g => new { g.Key.HourStart, g.Key.Feature, Credits = g.Sum(r => r.CreditsMillicredits) }).ToListAsync(ct))
-                AddDay(LocalDays.Of(h.HourStart, zone), h.Feature, h.Credits);
+        var modelDays = await ModelDaysAsync(rollups, zone, ct);
+        var byDay = modelDays.GroupBy(r => r.Day).ToDictionary(g => g.Key, g => (
+            Chat: g.Where(r => r.Feature != Features.WorkflowRun).Sum(r => r.Credits),
+            Workflow: g.Where(r => r.Feature == Features.WorkflowRun).Sum(r => r.Credits)));
         var days = range.LocalDates(zone, Now).Union(byDay.Keys).Order()
             .Select(d => byDay.TryGetValue(d, out var v) ? new DayUsage(d, v.Chat, v.Workflow) : new DayUsage(d, 0, 0)).ToList();
-
-        var cells = new List<Cell>();
-        if (rollups.HasDays)
-            cells.AddRange(await rollups.Days.GroupBy(r => new { r.UserId, r.Model })
-                .Select(g => new Cell(g.Key.UserId, g.Key.Model, g.Sum(r => r.CreditsMillicredits), g.Sum(r => r.Calls),
-                    g.Sum(r => r.InputTokens), g.Sum(r => r.KnowledgeTokens), g.Sum(r => r.OutputTokens)))
-                .ToListAsync(ct));
-        if (rollups.HasHours)
-            cells.AddRange(await rollups.Hours.GroupBy(r => new { r.UserId, r.Model })
-                .Select(g => new Cell(g.Key.UserId, g.Key.Model, g.Sum(r => r.CreditsMillicredits), g.Sum(r => r.Calls),
-                    g.Sum(r => r.InputTokens), g.Sum(r => r.KnowledgeTokens), g.Sum(r => r.OutputTokens)))
-                .ToListAsync(ct));
-        var models = cells.GroupBy(c => c.Model)
-            .Select(g => new ModelUsage(g.Key, Tier(g.Key), g.Sum(c => c.Credits), g.Sum(c => c.Calls), g.Sum(c => c.Input),
-                g.Sum(c => c.Knowledge), g.Sum(c => c.Output)))
+        var models = modelDays.GroupBy(r => r.Model)
+            .Select(g => new ModelUsage(g.Key, Tier(g.Key), g.Sum(r => r.Credits), g.Sum(r => r.Calls), g.Sum(r => r.Input),
+                g.Sum(r => r.Knowledge), g.Sum(r => r.Output)))
             .OrderByDescending(m => m.Credits).ToList();
 
-        var userIds = cells.Select(c => c.UserId).Distinct().ToList();
+        var totals = await MemberTotalsAsync(rollups, ct);
+        var userIds = totals.Keys.ToList();
         var names = await db.Users.AsNoTracking().Where(u => userIds.Contains(u.Id))
             .Select(u => new { u.Id, u.DisplayName }).ToDictionaryAsync(u => u.Id, u => u.DisplayName, ct);
-        var members = cells.GroupBy(c => c.UserId)
-            .Select(g => new MemberTotal(g.Key, names.GetValueOrDefault(g.Key) ?? "Former member", g.Sum(c => c.Credits), g.Sum(c => c.Calls)))
+        var members = totals
+            .Select(t => new MemberTotal(t.Key, names.GetValueOrDefault(t.Key) ?? "Former member", t.Value.Credits, t.Value.Calls))
             .OrderByDescending(m => m.Credits).ThenBy(m => m.Name, StringComparer.OrdinalIgnoreCase).ToList();
 
         var agents = await AgentsAsync(rollups, ct);
@@ -198,8 +177,67 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
             models.Sum(m => m.KnowledgeTokens), models.Sum(m => m.OutputTokens), days, models, members, agents, Insights(models, total));
     }
 
-    /// <summary>One member's credits, calls and tokens on one model (daily and hourly rows alike).</summary>
-    private sealed record Cell(string UserId, string Model, long Credits, long Calls, long Input, long Knowledge, long Output);
+    /// <summary>A local day's usage of one model and feature: the organization's or one member's.</summary>
+    private sealed class ModelDay
+    {
+        public DateOnly Day { get; init; }
+        public string Model { get; init; } = "";
+        public string Feature { get; init; } = "";
+        public long Credits { get; init; }
+        public long Calls { get; init; }
+        public long Input { get; init; }
+        public long Knowledge { get; init; }
+        public long Output { get; init; }
+    }
+
+    /// <summary>A local day's credits and calls of one member.</summary>
+    private sealed class MemberDay
+    {
+        public DateOnly Day { get; init; }
+        public string UserId { get; init; } = "";
+        public long Credits { get; init; }
+        public long Calls { get; init; }
+    }
+
+    /// <summary>The range's usage per local day, model and feature: the whole days as stored, the cut hours summed per hour.</summary>
+    private static async Task<List<ModelDay>> ModelDaysAsync(RollupSources rollups, TimeZoneInfo zone, CancellationToken ct)
+    {
+        var rows = rollups.HasDays ? await rollups.ModelDays.ToListAsync(ct) : [];
+        if (rollups.HasHours)
+            rows.AddRange((await rollups.Hours.GroupBy(r => new { r.HourStart, r.Model, r.Feature })
+                    .Select(g => new
+                    {
+                        g.Key.HourStart, g.Key.Model, g.Key.Feature, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls),
+                        Input = g.Sum(r => r.InputTokens), Knowledge = g.Sum(r => r.KnowledgeTokens), Output = g.Sum(r => r.OutputTokens),
+                    })
+                    .ToListAsync(ct))
+                .Select(h => new ModelDay
+                {
+                    Day = LocalDays.Of(h.HourStart, zone), Model = h.Model, Feature = h.Feature, Credits = h.Credits, Calls = h.Calls,
+                    Input = h.Input, Knowledge = h.Knowledge, Output = h.Output,
+                }));
+        return rows;
+    }
+
+    /// <summary>Credits and calls per member in the range (only the scope's member when it names one).</summary>
+    private static async Task<Dictionary<string, (long Credits, long Calls)>> MemberTotalsAsync(RollupSources rollups, CancellationToken ct)
+    {
+        var totals = new Dictionary<string, (long Credits, long Calls)>(StringComparer.Ordinal);
+        void Add(string user, long credits, long calls)
+        {
+            var (c, n) = totals.GetValueOrDefault(user);
+            totals[user] = (c + credits, n + calls);
+        }
+        if (rollups.HasDays)
+            foreach (var t in await rollups.MemberDays.GroupBy(r => r.UserId)
+                         .Select(g => new { UserId = g.Key, Credits = g.Sum(r => r.Credits), Calls = g.Sum(r => r.Calls) }).ToListAsync(ct))
+                Add(t.UserId, t.Credits, t.Calls);
+        if (rollups.HasHours)
+            foreach (var t in await rollups.Hours.GroupBy(r => r.UserId)
+                         .Select(g => new { UserId = g.Key, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) }).ToListAsync(ct))
+                Add(t.UserId, t.Credits, t.Calls);
+        return totals;
+    }
 
     /// <summary>An agent's or a workflow's figures from one kind of rollup; the kinds are added up per agent.</summary>
     private sealed record AgentCell(string AgentId, string WorkflowId, long Credits, long Calls, long Light, long Runs, long RunCredits);
@@ -263,7 +301,8 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
     /// </summary>
     private sealed class RollupSources
     {
-        public required IQueryable<DailyUsageRollup> Days { get; init; }
+        public required IQueryable<ModelDay> ModelDays { get; init; }
+        public required IQueryable<MemberDay> MemberDays { get; init; }
         public required IQueryable<UsageRollup> Hours { get; init; }
         public required IQueryable<DailyAgentRollup> AgentDays { get; init; }
         public required IQueryable<AgentRollup> AgentHours { get; init; }
@@ -293,7 +332,25 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         }
 
         var user = scope.UserId;
-        var days = db.DailyUsageRollups.AsNoTracking().Where(r => r.OrganizationId == org && r.Day >= firstDay && r.Day <= lastDay);
+        // The organization's days and members come from their own small rollups; a member's from their rows of the detailed one.
+        var memberRows = db.DailyUsageRollups.AsNoTracking()
+            .Where(r => r.OrganizationId == org && r.UserId == user && r.Day >= firstDay && r.Day <= lastDay);
+        var modelDays = user is null
+            ? db.DailyModelRollups.AsNoTracking().Where(r => r.OrganizationId == org && r.Day >= firstDay && r.Day <= lastDay)
+                .Select(r => new ModelDay
+                {
+                    Day = r.Day, Model = r.Model, Feature = r.Feature, Credits = r.CreditsMillicredits, Calls = r.Calls,
+                    Input = r.InputTokens, Knowledge = r.KnowledgeTokens, Output = r.OutputTokens,
+                })
+            : memberRows.Select(r => new ModelDay
+            {
+                Day = r.Day, Model = r.Model, Feature = r.Feature, Credits = r.CreditsMillicredits, Calls = r.Calls,
+                Input = r.InputTokens, Knowledge = r.KnowledgeTokens, Output = r.OutputTokens,
+            });
+        var memberDays = user is null
+            ? db.DailyMemberRollups.AsNoTracking().Where(r => r.OrganizationId == org && r.Day >= firstDay && r.Day <= lastDay)
+                .Select(r => new MemberDay { Day = r.Day, UserId = r.UserId, Credits = r.CreditsMillicredits, Calls = r.Calls })
+            : memberRows.Select(r => new MemberDay { Day = r.Day, UserId = r.UserId, Credits = r.CreditsMillicredits, Calls = r.Calls });
         var agentDays = db.DailyAgentRollups.AsNoTracking().Where(r => r.OrganizationId == org && r.Day >= firstDay && r.Day <= lastDay);
         var hours = db.UsageRollups.AsNoTracking().Where(r => r.OrganizationId == org
             && ((r.HourStart >= headFrom && r.HourStart < headTo) || (r.HourStart >= tailFrom && r.HourStart < tailTo)));
@@ -303,7 +360,6 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
             && ((r.FirstAt >= headFrom && r.FirstAt < headTo) || (r.FirstAt >= tailFrom && r.FirstAt < tailTo)));
         if (user is not null)
         {
-            days = days.Where(r => r.UserId == user);
             agentDays = agentDays.Where(r => r.UserId == user);
             hours = hours.Where(r => r.UserId == user);
             agentHours = agentHours.Where(r => r.UserId == user);
@@ -311,7 +367,7 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         }
         return new RollupSources
         {
-            Days = days, Hours = hours, AgentDays = agentDays, AgentHours = agentHours, RunHours = runHours,
+            ModelDays = modelDays, MemberDays = memberDays, Hours = hours, AgentDays = agentDays, AgentHours = agentHours, RunHours = runHours,
             HasDays = firstDay <= lastDay, HasHours = headTo > headFrom || tailTo > tailFrom,
         };
     }
@@ -323,27 +379,6 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         return scope.UserId is { } user ? query.Where(r => r.UserId == user) : query;
     }
 
-    /// <summary>Credits and calls per member in the range (one member when the scope names one).</summary>
-    private static async Task<Dictionary<string, (long Credits, long Calls)>> MemberTotalsAsync(PortalDbContext db, UsageScope scope,
-        UsageRange range, TimeZoneInfo zone, CancellationToken ct)
-    {
-        var rollups = await SourcesAsync(db, scope, range, zone, ct);
-        var totals = new Dictionary<string, (long Credits, long Calls)>(StringComparer.Ordinal);
-        void Add(string user, long credits, long calls)
-        {
-            var (c, n) = totals.GetValueOrDefault(user);
-            totals[user] = (c + credits, n + calls);
-        }
-        if (rollups.HasDays)
-            foreach (var t in await rollups.Days.GroupBy(r => r.UserId)
-                         .Select(g => new { UserId = g.Key, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) }).ToListAsync(ct))
-                Add(t.UserId, t.Credits, t.Calls);
-        if (rollups.HasHours)
-            foreach (var t in await rollups.Hours.GroupBy(r => r.UserId)
-                         .Select(g => new { UserId = g.Key, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) }).ToListAsync(ct))
-                Add(t.UserId, t.Credits, t.Calls);
-        return totals;
-    }
 
     /// <summary>
     /// One page of the per-member breakdown: every current member (also those without usage), searched by name or email,
@@ -394,9 +429,11 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         if (members.Count == 0) return [];
         var zone = TimeZoneInfo.TryFindSystemTimeZoneById(members[0].TimeZone, out var found) ? found : TimeZoneInfo.Utc;
 
-        var totals = await MemberTotalsAsync(db, new UsageScope(organizationId, onlyUserId), range, zone, ct);
-        long orgTotal = (onlyUserId is null ? totals : await MemberTotalsAsync(db, UsageScope.Organization(organizationId), range, zone, ct))
-            .Values.Sum(t => t.Credits);
+        var totals = await MemberTotalsAsync(await SourcesAsync(db, new UsageScope(organizationId, onlyUserId), range, zone, ct), ct);
+        var orgTotals = onlyUserId is null
+            ? totals
+            : await MemberTotalsAsync(await SourcesAsync(db, UsageScope.Organization(organizationId), range, zone, ct), ct);
+        var orgTotal = orgTotals.Values.Sum(t => t.Credits);
 
         // Caps are per billing period: used = what enforcement counts (the ledger's in-memory view).
         await ledger.GetBalanceAsync(organizationId);

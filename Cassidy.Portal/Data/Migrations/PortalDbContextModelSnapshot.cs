@@ -441,6 +441,62 @@ namespace Cassidy.Portal.Data.Migrations
                     b.ToTable("DailyAgentRollups", (string)null);
                 });
 
+            modelBuilder.Entity("Cassidy.Portal.Data.DailyMemberRollup", b =>
+                {
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Calls")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreditsMillicredits")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("OrganizationId", "Day", "UserId");
+
+                    b.ToTable("DailyMemberRollups", (string)null);
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.DailyModelRollup", b =>
+                {
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Feature")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Calls")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreditsMillicredits")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("KnowledgeTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("OrganizationId", "Day", "Model", "Feature");
+
+                    b.ToTable("DailyModelRollups", (string)null);
+                });
+
             modelBuilder.Entity("Cassidy.Portal.Data.DailyUsageRollup", b =>
                 {
                     b.Property<int>("OrganizationId")

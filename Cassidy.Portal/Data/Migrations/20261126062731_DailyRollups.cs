@@ -27,8 +27,8 @@ namespace Cassidy.Portal.Data.Migrations
             // Calls recorded before light-model costs were kept are counted as costing the same on the light model.
             migrationBuilder.Sql("UPDATE AgentRollups SET LightCreditsMillicredits = CreditsMillicredits;");
 
-            // Clustered by their key (WITHOUT ROWID, which EF Core cannot declare): a month of an organization's days is
-            // one contiguous range of the b-tree, read without a second lookup per row.
+            // The daily rollups are clustered by their key (WITHOUT ROWID, which EF Core cannot declare): a month of an
+            // organization's days is one contiguous stretch of the b-tree, read without a second lookup per row.
             migrationBuilder.Sql("""
                 CREATE TABLE "DailyAgentRollups" (
                     "OrganizationId" INTEGER NOT NULL,
@@ -42,6 +42,32 @@ namespace Cassidy.Portal.Data.Migrations
                     "Runs" INTEGER NOT NULL,
                     "RunCreditsMillicredits" INTEGER NOT NULL,
                     CONSTRAINT "PK_DailyAgentRollups" PRIMARY KEY ("OrganizationId", "Day", "UserId", "AgentId", "WorkflowId")
+                ) WITHOUT ROWID;
+                """);
+
+            migrationBuilder.Sql("""
+                CREATE TABLE "DailyMemberRollups" (
+                    "OrganizationId" INTEGER NOT NULL,
+                    "Day" TEXT NOT NULL,
+                    "UserId" TEXT NOT NULL,
+                    "CreditsMillicredits" INTEGER NOT NULL,
+                    "Calls" INTEGER NOT NULL,
+                    CONSTRAINT "PK_DailyMemberRollups" PRIMARY KEY ("OrganizationId", "Day", "UserId")
+                ) WITHOUT ROWID;
+                """);
+
+            migrationBuilder.Sql("""
+                CREATE TABLE "DailyModelRollups" (
+                    "OrganizationId" INTEGER NOT NULL,
+                    "Day" TEXT NOT NULL,
+                    "Model" TEXT NOT NULL,
+                    "Feature" TEXT NOT NULL,
+                    "CreditsMillicredits" INTEGER NOT NULL,
+                    "Calls" INTEGER NOT NULL,
+                    "InputTokens" INTEGER NOT NULL,
+                    "KnowledgeTokens" INTEGER NOT NULL,
+                    "OutputTokens" INTEGER NOT NULL,
+                    CONSTRAINT "PK_DailyModelRollups" PRIMARY KEY ("OrganizationId", "Day", "Model", "Feature")
                 ) WITHOUT ROWID;
                 """);
 
@@ -77,6 +103,12 @@ namespace Cassidy.Portal.Data.Migrations
         {
             migrationBuilder.DropTable(
                 name: "DailyAgentRollups");
+
+            migrationBuilder.DropTable(
+                name: "DailyMemberRollups");
+
+            migrationBuilder.DropTable(
+                name: "DailyModelRollups");
 
             migrationBuilder.DropTable(
                 name: "DailyUsageRollups");
