@@ -87,11 +87,19 @@ public sealed class UsagePagesTests : MudTestContext
     }
 
     [Fact]
-    public void My_usage_shows_only_the_signed_in_member()
+    public async Task My_usage_shows_only_the_signed_in_member()
     {
+        foreach (var (id, user, minutes) in new[] { ("m1", "alice@test.test", 90.0), ("m2", "bob@test.test", 30.0) })
+            Assert.Equal("recorded", (await _h.RecordAsync(new UsageEventInput
+            {
+                Id = id, Type = UsageTypes.Meeting, Organization = "org", User = user, OccurredAt = _h.Clock.GetUtcNow(), Minutes = minutes,
+            })).Status);
         SignIn(_h.Bob);
         var cut = Render<MyUsage>(p => p.Add(x => x.Slug, "org"));
         cut.WaitForAssertion(() => Assert.Equal(3, CreatedCharts().Count), TimeSpan.FromSeconds(10));
+
+        // Bob's own half hour of meetings against the plan; Alice's hour and a half is not his.
+        Assert.StartsWith("0.5 of", cut.Find("[data-testid=meeting-hours]").TextContent.Trim());
 
         Assert.Contains("20,000", cut.Find("[data-testid=my-cap]").TextContent);
         Assert.Contains("Team", cut.Find("[data-testid=figure-plan]").TextContent);
