@@ -11,7 +11,7 @@ public sealed class UsageReportTests
 {
     private static readonly string[] Models = ["gpt-4.1", "gpt-4.1-mini", "claude-sonnet-4.5", "claude-haiku-4.5", "gemini-2.5-flash"];
     // Whole-hour offsets (with and without DST): hourly buckets split exactly into their local days. In a :30/:45 zone
-    // (Asia/Kolkata) a local day is counted from the UTC hour its midnight falls in, so days shift by that part hour.
+    // (Asia/Kolkata) an hour belongs to the day its start falls on, so days shift by that part hour against the ledger.
     private static readonly string[] Zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney"];
 
     /// <summary>Sets the organization's time zone as the settings page does: the ledger re-keys the daily rollups.</summary>

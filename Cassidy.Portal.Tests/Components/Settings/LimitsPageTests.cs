@@ -112,6 +112,50 @@ public sealed class LimitsPageTests : MudTestContext
     }
 
     [Fact]
+    public async Task The_default_limit_applies_to_members_without_their_own_and_stops_them_at_once()
+    {
+        var cut = RenderPage();
+        cut.FindAll("[data-testid=default-cap-mode] input[type=radio]")[1].Click();
+        Input(cut.Find("#default-cap-input")).Input("lots");
+        cut.Find("#default-cap-save").Click();
+        cut.WaitForAssertion(() => Assert.Contains("Enter a number of credits, like 1500 or 12.5.", cut.Find("[data-testid=default-cap]").TextContent));
+        await using (var db = _h.Ledger.Db.CreateContext())
+            Assert.Null(await db.Organizations.Where(o => o.Id == _h.OrgId).Select(o => o.DefaultMemberCapMillicredits).SingleAsync());
+
+        Input(cut.Find("#default-cap-input")).Input("30");
+        cut.Find("#default-cap-save").Click();
+
+        // Alice has no limit of her own: the default is hers now; Bob keeps his custom 100.
+        cut.WaitForAssertion(() => Assert.Equal("30", cut.Find("[data-testid='cap-row-alice@test.test'] [data-testid=cap-effective]").TextContent.Trim()));
+        Assert.Equal("100", BobRow(cut).QuerySelector("[data-testid=cap-effective]")!.TextContent.Trim());
+        await _h.SpendAsync("alice-1", 30, "alice@test.test");
+        Assert.Equal(AuthorizeReasons.MemberLimitReached, (await _h.AuthorizeAsync("alice@test.test")).Reason);
+    }
+
+    [Fact]
+    public async Task Bulk_apply_sets_the_limit_of_every_selected_member_after_checking_the_value()
+    {
+        var cut = RenderPage();
+        Assert.Empty(cut.FindAll("#bulk-apply"));
+        cut.Find("[data-testid=caps-table] thead input[type=checkbox]").Change(true);
+        cut.WaitForAssertion(() => Assert.Equal("2 selected", cut.Find("[data-testid=bulk-count]").TextContent.Trim()));
+
+        Input(cut.Find("#bulk-credits")).Input("-5");
+        cut.Find("#bulk-apply").Click();
+        cut.WaitForAssertion(() => Assert.Contains("A limit can't be negative.", cut.Find("[data-testid=bulk-bar]").TextContent));
+        Assert.Equal(100_000, await BobCapAsync());
+
+        Input(cut.Find("#bulk-credits")).Input("75");
+        cut.Find("#bulk-apply").Click();
+        cut.WaitForAssertion(() => Assert.Equal("75", BobRow(cut).QuerySelector("[data-testid=cap-effective]")!.TextContent.Trim()));
+        Assert.Equal("75", cut.Find("[data-testid='cap-row-alice@test.test'] [data-testid=cap-effective]").TextContent.Trim());
+        await using var db = _h.Ledger.Db.CreateContext();
+        var caps = await db.Memberships.Where(m => m.OrganizationId == _h.OrgId).Select(m => new { m.CapMode, m.CapMillicredits }).ToListAsync();
+        Assert.All(caps, c => Assert.Equal((MemberCapMode.Custom, (long?)75_000), (c.CapMode, c.CapMillicredits)));
+        Assert.Empty(cut.FindAll("[data-testid=bulk-count]"));
+    }
+
+    [Fact]
     public async Task A_cap_changed_by_another_admin_since_the_page_opened_is_not_overwritten()
     {
         var cut = RenderPage();
