@@ -150,10 +150,8 @@ public sealed class AlertEvaluator : BackgroundService
     private async Task<IEnumerable<AlertCrossing>> ProjectionAsync(PortalDbContext db, AlertRule rule, BalanceSnapshot balance, CancellationToken ct)
     {
         var now = _clock.GetUtcNow().UtcDateTime;
-        var since = now.AddDays(-CreditOverview.BurnWindowDays);
-        var burned = await db.UsageRollups.Where(r => r.OrganizationId == balance.OrganizationId && r.HourStart >= since)
-            .SumAsync(r => r.CreditsMillicredits, ct);
-        var projection = CreditOverview.Project(balance.Balance - balance.Held, burned / CreditOverview.BurnWindowDays, now, balance.PeriodEnd);
+        var dailyBurn = await CreditOverview.DailyBurnAsync(db, balance.OrganizationId, now, ct);
+        var projection = CreditOverview.Project(balance.Balance - balance.Held, dailyBurn, now, balance.PeriodEnd);
         return projection.LastsBeyondReset || projection.RunsOutAt is null
             ? []
             : [new AlertCrossing(rule, 0, AlertFiring.OrganizationSubject, projection.DailyBurn, balance.Balance - balance.Held)];

@@ -39,10 +39,16 @@ public sealed class CreditOverview(CreditLedger ledger, IDbContextFactory<Portal
             .Select(g => new GrantLine(g.Id, g.Kind, g.AmountMillicredits, g.RemainingMillicredits, g.StartsAt, g.ExpiresAt, g.Reason))
             .ToListAsync(ct);
 
+        return new CreditSummary(balance, grants, Project(balance.Balance - balance.Held, await DailyBurnAsync(db, organizationId, now, ct), now, balance.PeriodEnd));
+    }
+
+    /// <summary>Millicredits used per day on average over the last <see cref="BurnWindowDays"/> days (from the hourly rollups).</summary>
+    public static async Task<long> DailyBurnAsync(PortalDbContext db, int organizationId, DateTime now, CancellationToken ct)
+    {
         var since = now.AddDays(-BurnWindowDays);
         var burned = await db.UsageRollups.Where(r => r.OrganizationId == organizationId && r.HourStart >= since)
             .SumAsync(r => r.CreditsMillicredits, ct);
-        return new CreditSummary(balance, grants, Project(balance.Balance - balance.Held, burned / BurnWindowDays, now, balance.PeriodEnd));
+        return burned / BurnWindowDays;
     }
 
     /// <summary>Pure projection: at <paramref name="dailyBurn"/> a day, when does <paramref name="available"/> reach zero?</summary>
