@@ -137,8 +137,9 @@ public sealed record DailyMemberUsage(DateOnly Day, string UserId, string Name, 
     long InputTokens, long KnowledgeTokens, long OutputTokens);
 
 /// <summary>
-/// The read side of the Usage tab, a member's page, My usage and the usage CSV exports: every figure from the hourly
-/// rollups (never the raw events), so all of them agree. Hours are grouped into the organization's local days.
+/// The read side of the Usage tab, a member's page, My usage and the usage CSV exports: every figure from the rollups
+/// (never the raw events) — whole local days from the daily ones, the hours a range cuts from the hourly ones — so all
+/// of them agree.
 /// </summary>
 public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, CreditLedger ledger, PlanCatalog plans, TimeProvider clock)
 {
