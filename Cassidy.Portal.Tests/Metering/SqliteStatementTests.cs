@@ -56,6 +56,22 @@ public sealed class SqliteStatementTests
     }
 
     [Fact]
+    public void Instants_are_written_as_the_custom_format_writes_them()
+    {
+        var random = new Random(20260301);
+        var instants = Instants.Concat([DateTime.MinValue, DateTime.MaxValue, new DateTime(1, 1, 1, 0, 0, 0, 1)])
+            .Concat(Enumerable.Range(0, 2000).Select(_ => new DateTime(random.NextInt64(DateTime.MaxValue.Ticks), DateTimeKind.Utc)))
+            .Concat(Enumerable.Range(0, 200).Select(i => new DateTime(2026, 1, 1).AddTicks((long)Math.Pow(10, i % 8) * (i % 9))));
+        Span<byte> text = stackalloc byte[27];
+        foreach (var at in instants)
+        {
+            var written = SqliteStatement.FormatDateTime(at, text);
+            Assert.Equal(at.ToString(SqliteStatement.DateTimeFormat, System.Globalization.CultureInfo.InvariantCulture),
+                System.Text.Encoding.ASCII.GetString(text[..written]));
+        }
+    }
+
+    [Fact]
     public void The_first_column_of_the_first_row_or_null_and_a_missing_parameter_is_refused()
     {
         using var connection = new SqliteConnection("Data Source=:memory:");

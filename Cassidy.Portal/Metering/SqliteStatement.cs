@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -50,10 +49,48 @@ internal sealed class SqliteStatement : IDisposable
 
     public SqliteStatement Bind(DateTime value)
     {
-        Span<byte> text = stackalloc byte[32];
-        if (!value.TryFormat(text, out var written, DateTimeFormat, CultureInfo.InvariantCulture))
-            throw new FormatException("A date and time did not fit its text form.");
-        return Bound(raw.sqlite3_bind_text(_statement, ++_bound, text[..written]));
+        Span<byte> text = stackalloc byte[27];
+        return Bound(raw.sqlite3_bind_text(_statement, ++_bound, text[..FormatDateTime(value, text)]));
+    }
+
+    /// <summary>
+    /// Writes <paramref name="value"/> as <see cref="DateTimeFormat"/> would ("2026-03-01 12:34:56.1234567", the fraction
+    /// without trailing zeros, no fraction at all when it is zero) into at least 27 bytes; returns the length. By hand,
+    /// because a custom format string is interpreted on every call, and every event stores three instants.
+    /// </summary>
+    internal static int FormatDateTime(DateTime value, Span<byte> text)
+    {
+        Digits(text[..4], value.Year);
+        text[4] = (byte)'-';
+        Digits(text.Slice(5, 2), value.Month);
+        text[7] = (byte)'-';
+        Digits(text.Slice(8, 2), value.Day);
+        text[10] = (byte)' ';
+        Digits(text.Slice(11, 2), value.Hour);
+        text[13] = (byte)':';
+        Digits(text.Slice(14, 2), value.Minute);
+        text[16] = (byte)':';
+        Digits(text.Slice(17, 2), value.Second);
+        var fraction = (int)(value.Ticks % TimeSpan.TicksPerSecond);
+        if (fraction == 0) return 19;
+        text[19] = (byte)'.';
+        var length = 7;
+        while (fraction % 10 == 0)
+        {
+            fraction /= 10;
+            length--;
+        }
+        Digits(text.Slice(20, length), fraction);
+        return 20 + length;
+    }
+
+    private static void Digits(Span<byte> text, int value)
+    {
+        for (var i = text.Length - 1; i >= 0; i--)
+        {
+            text[i] = (byte)('0' + value % 10);
+            value /= 10;
+        }
     }
 
     public SqliteStatement Bind(DateTime? value) => value is { } v ? Bind(v) : BindNull();
