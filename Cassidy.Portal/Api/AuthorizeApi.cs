@@ -23,15 +23,13 @@ public static class AuthorizeApi
         return group;
     }
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     public static async Task<Results<Ok<AuthorizeResponse>, ValidationProblem, ProblemHttpResult>> AuthorizeAsync(
         HttpRequest request, CreditLedger ledger)
     {
         AuthorizeRequest? body;
         try
         {
-            body = await JsonSerializer.DeserializeAsync<AuthorizeRequest>(request.Body, Json, request.HttpContext.RequestAborted);
+            body = await JsonSerializer.DeserializeAsync(request.Body, InternalApiJson.Default.AuthorizeRequest, request.HttpContext.RequestAborted);
         }
         catch (JsonException ex)
         {
