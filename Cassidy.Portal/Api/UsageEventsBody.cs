@@ -37,7 +37,28 @@ public static partial class UsageEventsBody
         }
     }
 
+    /// <summary>
+    /// Parses a whole body. Kestrel hands it over in segments of a few KB; a reader over one contiguous span is much
+    /// faster than over a sequence (measured: the multi-segment path was a third of the parsing), so a body in several
+    /// segments is first copied into one pooled buffer.
+    /// </summary>
     public static UsageEventsBatch Parse(ReadOnlySequence<byte> json)
+    {
+        if (json.IsSingleSegment) return Parse(json.FirstSpan);
+        var length = checked((int)json.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            json.CopyTo(buffer);
+            return Parse(buffer.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static UsageEventsBatch Parse(ReadOnlySpan<byte> json)
     {
         var reader = new Utf8JsonReader(json);
         try
