@@ -23,15 +23,13 @@ public static class AuthorizeApi
         return group;
     }
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     public static async Task<Results<Ok<AuthorizeResponse>, ValidationProblem, ProblemHttpResult>> AuthorizeAsync(
         HttpRequest request, CreditLedger ledger)
     {
         AuthorizeRequest? body;
         try
         {
-            body = await JsonSerializer.DeserializeAsync<AuthorizeRequest>(request.Body, Json, request.HttpContext.RequestAborted);
+            body = await JsonSerializer.DeserializeAsync(request.Body, InternalApiJson.Default.AuthorizeRequest, request.HttpContext.RequestAborted);
         }
         catch (JsonException ex)
         {
@@ -40,15 +38,7 @@ public static class AuthorizeApi
         }
         if (body is null) return Invalid(new() { ["body"] = ["The body must be a JSON object."] });
 
-        var errors = new Dictionary<string, string[]>();
-        if (string.IsNullOrWhiteSpace(body.Organization)) errors["organization"] = ["The organization (slug) is required."];
-        if (string.IsNullOrWhiteSpace(body.User)) errors["user"] = ["The user (member's email) is required."];
-        if (body.Feature is not (Features.AgentChat or Features.WorkflowRun)) errors["feature"] = ["feature must be agent_chat or workflow_run."];
-        if (body.MaxInputTokens is < 0 or > PreparedUsage.MaxTokens) errors["maxInputTokens"] = ["Must be an integer from 0 to 10^9."];
-        if (body.MaxOutputTokens is < 0 or > PreparedUsage.MaxTokens) errors["maxOutputTokens"] = ["Must be an integer from 0 to 10^9."];
-        if (body.Model is null && (body.MaxInputTokens is not null || body.MaxOutputTokens is not null))
-            errors["model"] = ["A model is required with token ceilings."];
-        if (errors.Count > 0) return Invalid(errors);
+        if (Errors(body) is { } errors) return Invalid(errors);
 
         var outcome = await ledger.AuthorizeAsync(new AuthorizeInput(body.Organization!, body.User!, body.Feature!, body.Model,
             body.MaxInputTokens, body.MaxOutputTokens));
@@ -59,6 +49,21 @@ public static class AuthorizeApi
         var d = outcome.Decision!;
         return TypedResults.Ok(new AuthorizeResponse(d.Allowed, d.Reason, Credits.Of(d.Balance), Credits.Of(d.Available),
             Credits.Of(d.MemberUsed), Credits.Of(d.MemberCap), d.ResetsAt, d.HoldId, Credits.Of(d.Held)));
+    }
+
+    /// <summary>The body's invalid fields, or null (no dictionary for the usual valid request).</summary>
+    private static Dictionary<string, string[]>? Errors(AuthorizeRequest body)
+    {
+        Dictionary<string, string[]>? errors = null;
+        void Add(string field, string message) => (errors ??= [])[field] = [message];
+        if (string.IsNullOrWhiteSpace(body.Organization)) Add("organization", "The organization (slug) is required.");
+        if (string.IsNullOrWhiteSpace(body.User)) Add("user", "The user (member's email) is required.");
+        if (body.Feature is not (Features.AgentChat or Features.WorkflowRun)) Add("feature", "feature must be agent_chat or workflow_run.");
+        if (body.MaxInputTokens is < 0 or > PreparedUsage.MaxTokens) Add("maxInputTokens", "Must be an integer from 0 to 10^9.");
+        if (body.MaxOutputTokens is < 0 or > PreparedUsage.MaxTokens) Add("maxOutputTokens", "Must be an integer from 0 to 10^9.");
+        if (body.Model is null && (body.MaxInputTokens is not null || body.MaxOutputTokens is not null))
+            Add("model", "A model is required with token ceilings.");
+        return errors;
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> ReleaseAsync(string holdId, CreditLedger ledger) =>

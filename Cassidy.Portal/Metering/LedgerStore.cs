@@ -36,7 +36,8 @@ internal sealed class LedgerStore : IDisposable
     private readonly Dictionary<(int, DateOnly, string, string, string), DailyAgentRollup> _dailyAgents = new();
     private bool _inTransaction;
 
-    private readonly SqliteCommand _begin, _commit, _rollback, _insertEvent, _findEvent, _insertLedger, _insertDraw,
+    private readonly SqliteStatement _insertEvent, _insertLedger, _insertDraw;
+    private readonly SqliteCommand _begin, _commit, _rollback, _findEvent,
         _insertGrant, _updateGrant, _upsertAccount, _accountVersion, _upsertUsageRollup, _upsertAgentRollup,
         _upsertRunRollup, _upsertMeetingRollup, _upsertDailyUsage, _upsertDailyModel, _upsertDailyMember, _upsertDailyAgent, _insertStorage, _insertHold, _resolveHold, _setPlan;
 
@@ -53,7 +54,7 @@ internal sealed class LedgerStore : IDisposable
         _begin = Prepare("BEGIN IMMEDIATE");
         _commit = Prepare("COMMIT");
         _rollback = Prepare("ROLLBACK");
-        _insertEvent = Prepare("""
+        _insertEvent = new SqliteStatement(_connection, """
             INSERT INTO UsageEvents (OrganizationId, ExternalId, ContentHash, Type, UserId, OccurredAt, Feature, Model,
                 InputTokens, KnowledgeTokens, OutputTokens, Capabilities, AgentId, WorkflowId, RunId, HoldId, Minutes, Bytes,
                 CreditsMillicredits, RecordedAt)
@@ -61,17 +62,16 @@ internal sealed class LedgerStore : IDisposable
                 $hold, $minutes, $bytes, $credits, $now)
             ON CONFLICT (OrganizationId, ExternalId) DO NOTHING
             RETURNING Id
-            """, "$org", "$ext", "$hash", "$type", "$user", "$at", "$feature", "$model", "$in", "$kn", "$out", "$caps",
-            "$agent", "$workflow", "$run", "$hold", "$minutes", "$bytes", "$credits", "$now");
+            """);
         _findEvent = Prepare("SELECT ContentHash, CreditsMillicredits FROM UsageEvents WHERE OrganizationId = $org AND ExternalId = $ext",
             "$org", "$ext");
-        _insertLedger = Prepare("""
+        _insertLedger = new SqliteStatement(_connection, """
             INSERT INTO LedgerEntries (OrganizationId, Kind, AmountMillicredits, BalanceAfterMillicredits, OccurredAt, GrantId,
                 UsageEventId, UserId, Description)
             VALUES ($org, $kind, $amount, $after, $at, $grant, $event, $user, $description)
-            """, "$org", "$kind", "$amount", "$after", "$at", "$grant", "$event", "$user", "$description");
-        _insertDraw = Prepare("INSERT INTO UsageDraws (UsageEventId, GrantId, AmountMillicredits) VALUES ($event, $grant, $amount)",
-            "$event", "$grant", "$amount");
+            """);
+        _insertDraw = new SqliteStatement(_connection,
+            "INSERT INTO UsageDraws (UsageEventId, GrantId, AmountMillicredits) VALUES ($event, $grant, $amount)");
         _insertGrant = Prepare("""
             INSERT INTO CreditGrants (OrganizationId, Kind, AmountMillicredits, RemainingMillicredits, StartsAt, ExpiresAt,
                 PeriodStart, Reason, CreatedByUserId, CreatedAt)
@@ -568,7 +568,8 @@ internal sealed class LedgerStore : IDisposable
     }
 
     private void Ledger(CreditBook book, string kind, long amount, DateTime at, long? grantId, long? eventId, string? userId, string? description) =>
-        Run(_insertLedger, book.OrganizationId, kind, amount, book.Balance, at, grantId, eventId, userId, description);
+        _insertLedger.Bind(book.OrganizationId).Bind(kind).Bind(amount).Bind(book.Balance).Bind(at).Bind(grantId).Bind(eventId)
+            .Bind(userId).Bind(description).Execute();
 
 
     // ---- usage --------------------------------------------------------------------------------------------------
@@ -589,11 +590,10 @@ internal sealed class LedgerStore : IDisposable
         if (failure is null)
         {
             var credits = e.Price.Millicredits;
-            var inserted = Run(_insertEvent, book.OrganizationId, e.Id, e.ContentHash, e.Type, member?.UserId, e.OccurredAt,
-                e.Feature, e.Model, e.InputTokens, e.KnowledgeTokens, e.OutputTokens,
-                e.Capabilities.Count == 0 ? null : string.Join(',', e.Capabilities), e.AgentId, e.WorkflowId, e.RunId, e.HoldId,
-                e.Minutes, e.Bytes, credits, Now);
-            if (inserted is not null and not DBNull) eventId = Convert.ToInt64(inserted);
+            eventId = _insertEvent.Bind(book.OrganizationId).Bind(e.Id).Bind(e.ContentHash).Bind(e.Type).Bind(member?.UserId)
+                .Bind(e.OccurredAt).Bind(e.Feature).Bind(e.Model).Bind(e.InputTokens).Bind(e.KnowledgeTokens).Bind(e.OutputTokens)
+                .Bind(e.Capabilities.Count == 0 ? null : string.Join(',', e.Capabilities)).Bind(e.AgentId).Bind(e.WorkflowId)
+                .Bind(e.RunId).Bind(e.HoldId).Bind(e.Minutes).Bind(e.Bytes).Bind(credits).Bind(Now).ExecuteScalar();
         }
         if (eventId is null)
         {
@@ -626,7 +626,7 @@ internal sealed class LedgerStore : IDisposable
     {
         var credits = e.Price.Millicredits;
         var draws = book.Debit(credits, Now);
-        foreach (var draw in draws) Run(_insertDraw, eventId, draw.Grant?.Id, draw.Amount);
+        foreach (var draw in draws) _insertDraw.Bind(eventId).Bind(draw.Grant?.Id).Bind(draw.Amount).Execute();
         Ledger(book, LedgerKinds.Usage, -credits, Now, draws.Count == 1 ? draws[0].Grant?.Id : null, eventId, member.UserId, null);
         book.AddUsage(member.UserId, credits);
 
@@ -826,6 +826,7 @@ internal sealed class LedgerStore : IDisposable
     {
         if (_inTransaction) Rollback();
         foreach (var command in _adhoc.Values) command.Dispose();
+        foreach (var statement in new[] { _insertEvent, _insertLedger, _insertDraw }) statement.Dispose();
         _connection.Dispose();
     }
 }
