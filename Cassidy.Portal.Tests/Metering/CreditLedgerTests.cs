@@ -65,6 +65,18 @@ public sealed class CreditLedgerTests
         Assert.Equal(100 * Credit, grants.Single(g => g.Id == forever).RemainingMillicredits);
         Assert.Contains(await h.LedgerAsync(), e => e.Kind == LedgerKinds.Expiry && e.GrantId == package && e.AmountMillicredits == -200 * Credit);
         Assert.Equal(1000 * Credit, (await h.BalanceAsync()).Balance);
+
+        // Each usage names the grant that paid it; a usage split across grants records its parts.
+        await h.RecordAsync(h.Spend("c", 950)); // 900 from the allowance, 50 from the adjustment that never expires
+        var allowance = grants.Single(g => g.Kind == GrantKinds.MonthlyAllowance).Id;
+        var usage = (await h.LedgerAsync()).Where(e => e.Kind == LedgerKinds.Usage).ToList();
+        Assert.Equal([package, allowance, null], usage.Select(e => e.GrantId));
+        await using (var db = h.Db.CreateContext())
+        {
+            var draws = await db.UsageDraws.OrderBy(d => d.Id).ToListAsync();
+            Assert.All(draws, d => Assert.Equal(usage[2].UsageEventId, d.UsageEventId));
+            Assert.Equal([(allowance, 900 * Credit), (forever, 50 * Credit)], draws.Select(d => (d.GrantId!.Value, d.AmountMillicredits)));
+        }
         await h.AssertBooksBalanceAsync();
     }
 

@@ -106,7 +106,10 @@ public class UsageEvent
     public DateTime RecordedAt { get; set; }
 }
 
-/// <summary>Which grant a usage event drew its credits from; a null grant is overdraft.</summary>
+/// <summary>
+/// One part of a usage event's credits that did not come whole from one grant: split across grants, or into overdraft
+/// (a null grant). Usage paid by a single grant has no rows here: its ledger entry's <c>GrantId</c> names the grant.
+/// </summary>
 public class UsageDraw
 {
     public long Id { get; set; }

@@ -626,8 +626,13 @@ internal sealed class LedgerStore : IDisposable
     {
         var credits = e.Price.Millicredits;
         var draws = book.Debit(credits, Now);
-        foreach (var draw in draws) _insertDraw.Bind(eventId).Bind(draw.Grant?.Id).Bind(draw.Amount).Execute();
-        Ledger(book, LedgerKinds.Usage, -credits, Now, draws.Count == 1 ? draws[0].Grant?.Id : null, eventId, member.UserId, null);
+        // Which grants paid: usually all of it came from one, and the usage entry names that grant. Only usage split across
+        // grants or running into overdraft gets UsageDraws rows (one per part, a null grant for the overdraft part), which
+        // spares the common case a row and an index entry per event.
+        var single = draws is [{ Grant: { } grant }] ? grant : null;
+        if (single is null)
+            foreach (var draw in draws) _insertDraw.Bind(eventId).Bind(draw.Grant?.Id).Bind(draw.Amount).Execute();
+        Ledger(book, LedgerKinds.Usage, -credits, Now, single?.Id, eventId, member.UserId, null);
         book.AddUsage(member.UserId, credits);
 
         var hour = Hour(e.OccurredAt);
