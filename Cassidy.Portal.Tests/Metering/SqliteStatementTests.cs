@@ -20,26 +20,27 @@ public sealed class SqliteStatementTests
         connection.Open();
         using (var create = connection.CreateCommand())
         {
-            create.CommandText = "CREATE TABLE t (Path TEXT, I INTEGER, N INTEGER, S TEXT, U TEXT, At TEXT, H BLOB, D REAL, M REAL)";
+            create.CommandText = "CREATE TABLE t (Path TEXT, I INTEGER, N INTEGER, S TEXT, U TEXT, At TEXT, H BLOB, D REAL, M REAL, Dy TEXT)";
             create.ExecuteNonQuery();
         }
-        const string insert = "INSERT INTO t VALUES ($path, $i, $n, $s, $u, $at, $h, $d, $m)";
+        const string insert = "INSERT INTO t VALUES ($path, $i, $n, $s, $u, $at, $h, $d, $m, $dy)";
         using var statement = new SqliteStatement(connection, insert);
         foreach (var at in Instants)
         {
             using var command = connection.CreateCommand();
             command.CommandText = insert;
-            object?[] values = ["command", 42L, null, "plain", "Zoë ✓ 日本", at, new byte[] { 0, 1, 255 }, 45.5, null];
+            var day = DateOnly.FromDateTime(at);
+            object?[] values = ["command", 42L, null, "plain", "Zoë ✓ 日本", at, new byte[] { 0, 1, 255 }, 45.5, null, day];
             for (var i = 0; i < values.Length; i++)
-                command.Parameters.AddWithValue(new[] { "$path", "$i", "$n", "$s", "$u", "$at", "$h", "$d", "$m" }[i], values[i] ?? DBNull.Value);
+                command.Parameters.AddWithValue(new[] { "$path", "$i", "$n", "$s", "$u", "$at", "$h", "$d", "$m", "$dy" }[i], values[i] ?? DBNull.Value);
             command.ExecuteNonQuery();
             statement.Bind("statement").Bind(42L).Bind((long?)null).Bind("plain").Bind("Zoë ✓ 日本").Bind(at).Bind(new byte[] { 0, 1, 255 })
-                .Bind(45.5).Bind((double?)null).Execute();
+                .Bind(45.5).Bind((double?)null).Bind(day).Execute();
         }
 
         using var read = connection.CreateCommand();
         read.CommandText = """
-            SELECT quote(I), quote(N), quote(S), quote(U), quote(At), quote(H), quote(D), quote(M), typeof(At), typeof(U)
+            SELECT quote(I), quote(N), quote(S), quote(U), quote(At), quote(H), quote(D), quote(M), typeof(At), typeof(U), quote(Dy)
             FROM t WHERE Path = $path ORDER BY rowid
             """;
         var parameter = read.Parameters.Add("$path", SqliteType.Text);
@@ -53,6 +54,23 @@ public sealed class SqliteStatementTests
         }
         Assert.Equal(Rows("command"), Rows("statement"));
         Assert.Equal(Instants.Length, Rows("statement").Count);
+    }
+
+    [Fact]
+    public void An_insert_gives_the_new_rows_id_and_null_when_its_conflict_clause_skipped_it()
+    {
+        using var connection = new SqliteConnection("Data Source=:memory:");
+        connection.Open();
+        using (var create = connection.CreateCommand())
+        {
+            create.CommandText = "CREATE TABLE e (Id INTEGER PRIMARY KEY, Ext TEXT NOT NULL UNIQUE); INSERT INTO e (Ext) VALUES ('first');";
+            create.ExecuteNonQuery();
+        }
+        using var insert = new SqliteStatement(connection, "INSERT INTO e (Ext) VALUES ($ext) ON CONFLICT (Ext) DO NOTHING");
+        Assert.Equal(2, insert.Bind("second").ExecuteInsert());
+        Assert.Null(insert.Bind("first").ExecuteInsert());
+        Assert.Null(insert.Bind("second").ExecuteInsert());
+        Assert.Equal(3, insert.Bind("third").ExecuteInsert());
     }
 
     [Fact]

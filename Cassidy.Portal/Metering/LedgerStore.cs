@@ -36,10 +36,11 @@ internal sealed class LedgerStore : IDisposable
     private readonly Dictionary<(int, DateOnly, string, string, string), DailyAgentRollup> _dailyAgents = new();
     private bool _inTransaction;
 
-    private readonly SqliteStatement _insertEvent, _insertLedger, _insertDraw;
+    private readonly SqliteStatement _insertEvent, _insertLedger, _insertDraw, _upsertUsageRollup, _upsertAgentRollup,
+        _upsertMeetingRollup, _upsertDailyUsage, _upsertDailyModel, _upsertDailyMember, _upsertDailyAgent;
     private readonly SqliteCommand _begin, _commit, _rollback, _findEvent,
-        _insertGrant, _updateGrant, _upsertAccount, _accountVersion, _upsertUsageRollup, _upsertAgentRollup,
-        _upsertRunRollup, _upsertMeetingRollup, _upsertDailyUsage, _upsertDailyModel, _upsertDailyMember, _upsertDailyAgent, _insertStorage, _insertHold, _resolveHold, _setPlan;
+        _insertGrant, _updateGrant, _upsertAccount, _accountVersion,
+        _upsertRunRollup, _insertStorage, _insertHold, _resolveHold, _setPlan;
 
     public DateTime Now { get; private set; }
 
@@ -61,7 +62,6 @@ internal sealed class LedgerStore : IDisposable
             VALUES ($org, $ext, $hash, $type, $user, $at, $feature, $model, $in, $kn, $out, $caps, $agent, $workflow, $run,
                 $hold, $minutes, $bytes, $credits, $now)
             ON CONFLICT (OrganizationId, ExternalId) DO NOTHING
-            RETURNING Id
             """);
         _findEvent = Prepare("SELECT ContentHash, CreditsMillicredits FROM UsageEvents WHERE OrganizationId = $org AND ExternalId = $ext",
             "$org", "$ext");
@@ -90,7 +90,7 @@ internal sealed class LedgerStore : IDisposable
                 Version = excluded.Version, UpdatedAt = excluded.UpdatedAt, RollupTimeZone = excluded.RollupTimeZone
             """, "$org", "$balance", "$overdraft", "$start", "$end", "$closed", "$version", "$now", "$zone");
         _accountVersion = Prepare("SELECT Version FROM CreditAccounts WHERE OrganizationId = $org", "$org");
-        _upsertUsageRollup = Prepare("""
+        _upsertUsageRollup = new SqliteStatement(_connection, """
             INSERT INTO UsageRollups (OrganizationId, HourStart, UserId, Model, Feature, CreditsMillicredits, Calls,
                 InputTokens, KnowledgeTokens, OutputTokens)
             VALUES ($org, $hour, $user, $model, $feature, $credits, $calls, $in, $kn, $out)
@@ -98,15 +98,15 @@ internal sealed class LedgerStore : IDisposable
                 CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
                 InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
                 OutputTokens = OutputTokens + excluded.OutputTokens
-            """, "$org", "$hour", "$user", "$model", "$feature", "$credits", "$calls", "$in", "$kn", "$out");
-        _upsertAgentRollup = Prepare("""
+            """);
+        _upsertAgentRollup = new SqliteStatement(_connection, """
             INSERT INTO AgentRollups (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model, CreditsMillicredits, Calls,
                 LightCreditsMillicredits)
             VALUES ($org, $hour, $user, $agent, $workflow, $model, $credits, $calls, $light)
             ON CONFLICT (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model) DO UPDATE SET
                 CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
                 LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
-            """, "$org", "$hour", "$user", "$agent", "$workflow", "$model", "$credits", "$calls", "$light");
+            """);
         _upsertRunRollup = Prepare("""
             INSERT INTO RunRollups (OrganizationId, RunId, UserId, AgentId, WorkflowId, FirstAt, LastAt, CreditsMillicredits, Calls)
             VALUES ($org, $run, $user, $agent, $workflow, $first, $last, $credits, $calls)
@@ -115,7 +115,7 @@ internal sealed class LedgerStore : IDisposable
                 CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls
             RETURNING Calls, FirstAt, UserId, AgentId, WorkflowId
             """, "$org", "$run", "$user", "$agent", "$workflow", "$first", "$last", "$credits", "$calls");
-        _upsertDailyUsage = Prepare("""
+        _upsertDailyUsage = new SqliteStatement(_connection, """
             INSERT INTO DailyUsageRollups (OrganizationId, Day, UserId, Model, Feature, CreditsMillicredits, Calls,
                 InputTokens, KnowledgeTokens, OutputTokens)
             VALUES ($org, $day, $user, $model, $feature, $credits, $calls, $in, $kn, $out)
@@ -123,8 +123,8 @@ internal sealed class LedgerStore : IDisposable
                 CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
                 InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
                 OutputTokens = OutputTokens + excluded.OutputTokens
-            """, "$org", "$day", "$user", "$model", "$feature", "$credits", "$calls", "$in", "$kn", "$out");
-        _upsertDailyModel = Prepare("""
+            """);
+        _upsertDailyModel = new SqliteStatement(_connection, """
             INSERT INTO DailyModelRollups (OrganizationId, Day, Model, Feature, CreditsMillicredits, Calls, InputTokens,
                 KnowledgeTokens, OutputTokens)
             VALUES ($org, $day, $model, $feature, $credits, $calls, $in, $kn, $out)
@@ -132,14 +132,14 @@ internal sealed class LedgerStore : IDisposable
                 CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
                 InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
                 OutputTokens = OutputTokens + excluded.OutputTokens
-            """, "$org", "$day", "$model", "$feature", "$credits", "$calls", "$in", "$kn", "$out");
-        _upsertDailyMember = Prepare("""
+            """);
+        _upsertDailyMember = new SqliteStatement(_connection, """
             INSERT INTO DailyMemberRollups (OrganizationId, Day, UserId, CreditsMillicredits, Calls)
             VALUES ($org, $day, $user, $credits, $calls)
             ON CONFLICT (OrganizationId, Day, UserId) DO UPDATE SET
                 CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls
-            """, "$org", "$day", "$user", "$credits", "$calls");
-        _upsertDailyAgent = Prepare("""
+            """);
+        _upsertDailyAgent = new SqliteStatement(_connection, """
             INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
                 LightCreditsMillicredits, Runs, RunCreditsMillicredits)
             VALUES ($org, $day, $user, $agent, $workflow, $credits, $calls, $light, $runs, $runCredits)
@@ -147,13 +147,13 @@ internal sealed class LedgerStore : IDisposable
                 CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
                 LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits,
                 Runs = Runs + excluded.Runs, RunCreditsMillicredits = RunCreditsMillicredits + excluded.RunCreditsMillicredits
-            """, "$org", "$day", "$user", "$agent", "$workflow", "$credits", "$calls", "$light", "$runs", "$runCredits");
-        _upsertMeetingRollup = Prepare("""
+            """);
+        _upsertMeetingRollup = new SqliteStatement(_connection, """
             INSERT INTO MeetingRollups (OrganizationId, HourStart, UserId, Minutes, Meetings)
             VALUES ($org, $hour, $user, $minutes, $meetings)
             ON CONFLICT (OrganizationId, HourStart, UserId) DO UPDATE SET
                 Minutes = Minutes + excluded.Minutes, Meetings = Meetings + excluded.Meetings
-            """, "$org", "$hour", "$user", "$minutes", "$meetings");
+            """);
         _insertStorage = Prepare("INSERT INTO StorageSnapshots (OrganizationId, OccurredAt, Bytes, UsageEventId) VALUES ($org, $at, $bytes, $event)",
             "$org", "$at", "$bytes", "$event");
         _insertHold = Prepare("""
@@ -236,8 +236,9 @@ internal sealed class LedgerStore : IDisposable
         }
         foreach (var r in _usageRollups.Values)
         {
-            Run(_upsertUsageRollup, r.OrganizationId, r.HourStart, r.UserId, r.Model, r.Feature, r.CreditsMillicredits, r.Calls,
-                r.InputTokens, r.KnowledgeTokens, r.OutputTokens);
+            _upsertUsageRollup.Bind(r.OrganizationId).Bind(r.HourStart).Bind(r.UserId).Bind(r.Model).Bind(r.Feature)
+                .Bind(r.CreditsMillicredits).Bind(r.Calls).Bind(r.InputTokens).Bind(r.KnowledgeTokens)
+                .Bind(r.OutputTokens).Execute();
             var day = DayOf(r.OrganizationId, r.HourStart);
             Accumulate(_dailyUsage, (r.OrganizationId, day, r.UserId, r.Model, r.Feature),
                 () => new DailyUsageRollup { OrganizationId = r.OrganizationId, Day = day, UserId = r.UserId, Model = r.Model, Feature = r.Feature },
@@ -259,8 +260,8 @@ internal sealed class LedgerStore : IDisposable
         }
         foreach (var r in _agentRollups.Values)
         {
-            Run(_upsertAgentRollup, r.OrganizationId, r.HourStart, r.UserId, r.AgentId, r.WorkflowId, r.Model, r.CreditsMillicredits, r.Calls,
-                r.LightCreditsMillicredits);
+            _upsertAgentRollup.Bind(r.OrganizationId).Bind(r.HourStart).Bind(r.UserId).Bind(r.AgentId).Bind(r.WorkflowId)
+                .Bind(r.Model).Bind(r.CreditsMillicredits).Bind(r.Calls).Bind(r.LightCreditsMillicredits).Execute();
             DailyAgent(r.OrganizationId, DayOf(r.OrganizationId, r.HourStart), r.UserId, r.AgentId, r.WorkflowId,
                 d => { d.CreditsMillicredits += r.CreditsMillicredits; d.Calls += r.Calls; d.LightCreditsMillicredits += r.LightCreditsMillicredits; });
         }
@@ -276,18 +277,22 @@ internal sealed class LedgerStore : IDisposable
                 run.GetString(4), d => { d.Runs += isNew ? 1 : 0; d.RunCreditsMillicredits += r.CreditsMillicredits; });
         }
         foreach (var r in _meetingRollups.Values)
-            Run(_upsertMeetingRollup, r.OrganizationId, r.HourStart, r.UserId, r.Minutes, r.Meetings);
+            _upsertMeetingRollup.Bind(r.OrganizationId).Bind(r.HourStart).Bind(r.UserId).Bind(r.Minutes)
+                .Bind(r.Meetings).Execute();
         foreach (var d in _dailyUsage.Values)
-            Run(_upsertDailyUsage, d.OrganizationId, d.Day, d.UserId, d.Model, d.Feature, d.CreditsMillicredits, d.Calls,
-                d.InputTokens, d.KnowledgeTokens, d.OutputTokens);
+            _upsertDailyUsage.Bind(d.OrganizationId).Bind(d.Day).Bind(d.UserId).Bind(d.Model).Bind(d.Feature)
+                .Bind(d.CreditsMillicredits).Bind(d.Calls).Bind(d.InputTokens).Bind(d.KnowledgeTokens)
+                .Bind(d.OutputTokens).Execute();
         foreach (var d in _dailyModels.Values)
-            Run(_upsertDailyModel, d.OrganizationId, d.Day, d.Model, d.Feature, d.CreditsMillicredits, d.Calls, d.InputTokens,
-                d.KnowledgeTokens, d.OutputTokens);
+            _upsertDailyModel.Bind(d.OrganizationId).Bind(d.Day).Bind(d.Model).Bind(d.Feature).Bind(d.CreditsMillicredits)
+                .Bind(d.Calls).Bind(d.InputTokens).Bind(d.KnowledgeTokens).Bind(d.OutputTokens).Execute();
         foreach (var d in _dailyMembers.Values)
-            Run(_upsertDailyMember, d.OrganizationId, d.Day, d.UserId, d.CreditsMillicredits, d.Calls);
+            _upsertDailyMember.Bind(d.OrganizationId).Bind(d.Day).Bind(d.UserId).Bind(d.CreditsMillicredits)
+                .Bind(d.Calls).Execute();
         foreach (var d in _dailyAgents.Values)
-            Run(_upsertDailyAgent, d.OrganizationId, d.Day, d.UserId, d.AgentId, d.WorkflowId, d.CreditsMillicredits, d.Calls,
-                d.LightCreditsMillicredits, d.Runs, d.RunCreditsMillicredits);
+            _upsertDailyAgent.Bind(d.OrganizationId).Bind(d.Day).Bind(d.UserId).Bind(d.AgentId).Bind(d.WorkflowId)
+                .Bind(d.CreditsMillicredits).Bind(d.Calls).Bind(d.LightCreditsMillicredits).Bind(d.Runs)
+                .Bind(d.RunCreditsMillicredits).Execute();
     }
 
     private DateOnly DayOf(int organizationId, DateTime hourStart) =>
@@ -593,7 +598,7 @@ internal sealed class LedgerStore : IDisposable
             eventId = _insertEvent.Bind(book.OrganizationId).Bind(e.Id).Bind(e.ContentHash).Bind(e.Type).Bind(member?.UserId)
                 .Bind(e.OccurredAt).Bind(e.Feature).Bind(e.Model).Bind(e.InputTokens).Bind(e.KnowledgeTokens).Bind(e.OutputTokens)
                 .Bind(e.Capabilities.Count == 0 ? null : string.Join(',', e.Capabilities)).Bind(e.AgentId).Bind(e.WorkflowId)
-                .Bind(e.RunId).Bind(e.HoldId).Bind(e.Minutes).Bind(e.Bytes).Bind(credits).Bind(Now).ExecuteScalar();
+                .Bind(e.RunId).Bind(e.HoldId).Bind(e.Minutes).Bind(e.Bytes).Bind(credits).Bind(Now).ExecuteInsert();
         }
         if (eventId is null)
         {
@@ -831,7 +836,9 @@ internal sealed class LedgerStore : IDisposable
     {
         if (_inTransaction) Rollback();
         foreach (var command in _adhoc.Values) command.Dispose();
-        foreach (var statement in new[] { _insertEvent, _insertLedger, _insertDraw }) statement.Dispose();
+        foreach (var statement in new[] { _insertEvent, _insertLedger, _insertDraw, _upsertUsageRollup, _upsertAgentRollup,
+                     _upsertMeetingRollup, _upsertDailyUsage, _upsertDailyModel, _upsertDailyMember, _upsertDailyAgent })
+            statement.Dispose();
         _connection.Dispose();
     }
 }

@@ -95,6 +95,18 @@ internal sealed class SqliteStatement : IDisposable
 
     public SqliteStatement Bind(DateTime? value) => value is { } v ? Bind(v) : BindNull();
 
+    /// <summary>A day as EF Core stores a <see cref="DateOnly"/>: "2026-03-01".</summary>
+    public SqliteStatement Bind(DateOnly value)
+    {
+        Span<byte> text = stackalloc byte[10];
+        Digits(text[..4], value.Year);
+        text[4] = (byte)'-';
+        Digits(text.Slice(5, 2), value.Month);
+        text[7] = (byte)'-';
+        Digits(text.Slice(8, 2), value.Day);
+        return Bound(raw.sqlite3_bind_text(_statement, ++_bound, text));
+    }
+
     public SqliteStatement Bind(byte[] value) => Bound(raw.sqlite3_bind_blob(_statement, ++_bound, value));
 
     public SqliteStatement BindNull() => Bound(raw.sqlite3_bind_null(_statement, ++_bound));
@@ -108,6 +120,23 @@ internal sealed class SqliteStatement : IDisposable
             return rc == raw.SQLITE_ROW && raw.sqlite3_column_type(_statement, 0) != raw.SQLITE_NULL
                 ? raw.sqlite3_column_int64(_statement, 0)
                 : null;
+        }
+        finally
+        {
+            Reset();
+        }
+    }
+
+    /// <summary>
+    /// Runs an INSERT (… ON CONFLICT DO NOTHING): the new row's id, or null when the conflict clause skipped it. Asks the
+    /// connection for the changes and the last rowid instead of a RETURNING clause, which makes SQLite buffer the row.
+    /// </summary>
+    public long? ExecuteInsert()
+    {
+        try
+        {
+            Step();
+            return raw.sqlite3_changes(_db) == 1 ? raw.sqlite3_last_insert_rowid(_db) : null;
         }
         finally
         {
