@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Cassidy.Portal.Data;
@@ -27,6 +28,8 @@ public sealed class LedgerEntryConfiguration : IEntityTypeConfiguration<LedgerEn
     public void Configure(EntityTypeBuilder<LedgerEntry> b)
     {
         b.ToTable("LedgerEntries");
+        // Append-only, so SQLite's plain rowid never reuses an id: AUTOINCREMENT would only add a write per insert.
+        b.Property(e => e.Id).Metadata.SetValueGenerationStrategy(SqliteValueGenerationStrategy.None);
         b.Property(e => e.Kind).HasMaxLength(16);
         b.Property(e => e.Description).HasMaxLength(200);
         b.HasIndex(e => new { e.OrganizationId, e.OccurredAt });
@@ -38,6 +41,7 @@ public sealed class UsageEventConfiguration : IEntityTypeConfiguration<UsageEven
     public void Configure(EntityTypeBuilder<UsageEvent> b)
     {
         b.ToTable("UsageEvents");
+        b.Property(e => e.Id).Metadata.SetValueGenerationStrategy(SqliteValueGenerationStrategy.None); // append-only, as the ledger
         // Exactly once rests on this index: one event per (organization, id), no time window.
         b.HasIndex(e => new { e.OrganizationId, e.ExternalId }).IsUnique();
         b.Property(e => e.ExternalId).HasMaxLength(128);
@@ -52,6 +56,7 @@ public sealed class UsageDrawConfiguration : IEntityTypeConfiguration<UsageDraw>
     public void Configure(EntityTypeBuilder<UsageDraw> b)
     {
         b.ToTable("UsageDraws");
+        b.Property(d => d.Id).Metadata.SetValueGenerationStrategy(SqliteValueGenerationStrategy.None); // append-only
         b.HasIndex(d => d.UsageEventId);
     }
 }
