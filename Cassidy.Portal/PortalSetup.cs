@@ -116,7 +116,7 @@ public static class PortalSetup
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
             app.UseHsts();
         }
-        // The internal API (/internal/v1) branches off here: it authenticates by bearer key (ApiKeyFilter), so the page
+        // The internal API (/internal/v1) branches off here: it authenticates by bearer key (InternalApiGate), so the page
         // middleware below — status-code pages, cookie authentication, authorization, antiforgery — is pure cost for it
         // (measured: about half of authorize's server time). Middleware the API needs too (exception handler, HSTS,
         // security headers) goes ABOVE this line.
@@ -125,7 +125,6 @@ public static class PortalSetup
         // Before routing and authorization, so a refused request (403/404) is re-executed as the friendly status page.
         app.UseStatusCodePagesWithReExecute("/status/{0}", createScopeForStatusCodePages: true);
         app.UseRouting();
-        app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();

@@ -6,8 +6,7 @@ public static class InternalApi
     public static IServiceCollection AddInternalApi(this IServiceCollection services)
     {
         services.AddSingleton<IngestKeys>();
-        services.AddSingleton<ApiKeyFilter>();
-        services.AddRateLimiter(IngestRateLimit.Add);
+        services.AddSingleton<InternalApiGate>();
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, InternalApiJson.Default));
         services.AddOpenApi(options => options.ShouldInclude = description =>
@@ -18,8 +17,8 @@ public static class InternalApi
     public const string Prefix = "/internal/v1";
 
     /// <summary>
-    /// Requests under <see cref="Prefix"/> leave the main pipeline here for a short one of their own: routing, the
-    /// per-key rate limit, the endpoint (whose filter checks the bearer key). A branched pipeline has its own routing
+    /// Requests under <see cref="Prefix"/> leave the main pipeline here for a short one of their own: the gate (bearer
+    /// key, then the per-key rate limit), routing, the endpoint. A branched pipeline has its own routing
     /// world, so the API's endpoints are mapped in it and nowhere else: no page can ever run in this branch (it has no
     /// cookie authentication nor authorization middleware), and no API endpoint in the main pipeline. UseEndpoints also
     /// registers them globally, so the OpenAPI document still describes them.
@@ -27,8 +26,9 @@ public static class InternalApi
     public static void MapInternalApiBranch(this IApplicationBuilder app) =>
         app.MapWhen(context => context.Request.Path.StartsWithSegments(Prefix), api =>
         {
+            var gate = api.ApplicationServices.GetRequiredService<InternalApiGate>();
+            api.Use(gate.InvokeAsync);
             api.UseRouting();
-            api.UseRateLimiter();
             api.UseEndpoints(endpoints => endpoints.MapInternalApi());
         });
 
@@ -36,10 +36,8 @@ public static class InternalApi
     {
         var group = app.MapGroup(Prefix)
             .WithTags("Internal API")
-            .AddEndpointFilter<ApiKeyFilter>()
-            .RequireRateLimiting(IngestRateLimit.Policy)
             .DisableAntiforgery()
-            .AllowAnonymous(); // the bearer key filter is the authentication; cookies open nothing here
+            .AllowAnonymous(); // the gate's bearer key is the authentication; cookies open nothing here
         group.MapUsageEventsApi();
         group.MapAuthorizeApi();
     }
