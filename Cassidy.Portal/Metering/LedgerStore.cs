@@ -36,7 +36,7 @@ internal sealed class LedgerStore : IDisposable
     private readonly Dictionary<(int, DateOnly, string, string, string), DailyAgentRollup> _dailyAgents = new();
     private bool _inTransaction;
 
-    private readonly SqliteStatement _insertEvent, _insertLedger, _insertDraw, _upsertUsageRollup, _upsertAgentRollup,
+    private readonly SqliteStatement _insertEvent, _insertLedger, _insertLedgerChunk, _insertDraw, _upsertUsageRollup, _upsertAgentRollup,
         _upsertMeetingRollup, _upsertDailyUsage, _upsertDailyModel, _upsertDailyMember, _upsertDailyAgent;
     private readonly SqliteCommand _begin, _commit, _rollback, _findEvent,
         _insertGrant, _updateGrant, _upsertAccount, _accountVersion,
@@ -65,11 +65,13 @@ internal sealed class LedgerStore : IDisposable
             """);
         _findEvent = Prepare("SELECT ContentHash, CreditsMillicredits FROM UsageEvents WHERE OrganizationId = $org AND ExternalId = $ext",
             "$org", "$ext");
-        _insertLedger = new SqliteStatement(_connection, """
+        const string ledgerInsert = """
             INSERT INTO LedgerEntries (OrganizationId, Kind, AmountMillicredits, BalanceAfterMillicredits, OccurredAt, GrantId,
                 UsageEventId, UserId, Description)
-            VALUES ($org, $kind, $amount, $after, $at, $grant, $event, $user, $description)
-            """);
+            VALUES
+            """;
+        _insertLedger = new SqliteStatement(_connection, ledgerInsert + LedgerValues);
+        _insertLedgerChunk = new SqliteStatement(_connection, ledgerInsert + string.Join(",", Enumerable.Repeat(LedgerValues, LedgerChunk)));
         _insertDraw = new SqliteStatement(_connection,
             "INSERT INTO UsageDraws (UsageEventId, GrantId, AmountMillicredits) VALUES ($event, $grant, $amount)");
         _insertGrant = Prepare("""
@@ -205,6 +207,7 @@ internal sealed class LedgerStore : IDisposable
 
     private void ResetBatch()
     {
+        _ledger.Clear();
         _touched.Clear();
         _checked.Clear();
         _advanced.Clear();
@@ -223,6 +226,7 @@ internal sealed class LedgerStore : IDisposable
 
     private void Flush()
     {
+        FlushLedger();
         foreach (var grant in _touched.SelectMany(b => b.Grants).Where(g => g.Dirty).Concat(_expired).Distinct())
         {
             Run(_updateGrant, grant.Remaining, grant.ExpiredAt, grant.Id);
@@ -350,6 +354,7 @@ internal sealed class LedgerStore : IDisposable
 
     private CreditBook? Load(int organizationId)
     {
+        FlushLedger(); // the book's usage this period is read from the ledger
         CreditBook book;
         using (var reader = Reader("""
             SELECT Slug, Plan, BillingAnchor, EnterpriseMonthlyCredits, RolloverCapPercent, DefaultMemberCapMillicredits, ScheduledPlan,
@@ -572,9 +577,36 @@ internal sealed class LedgerStore : IDisposable
         return adjustmentId;
     }
 
+    /// <summary>A ledger entry waiting for the batch's flush, in the order the movements happened.</summary>
+    private readonly record struct LedgerRow(int OrganizationId, string Kind, long Amount, long BalanceAfter, DateTime At, long? GrantId,
+        long? EventId, string? UserId, string? Description);
+
+    private const string LedgerValues = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    private const int LedgerChunk = 32;
+    private readonly List<LedgerRow> _ledger = [];
+
     private void Ledger(CreditBook book, string kind, long amount, DateTime at, long? grantId, long? eventId, string? userId, string? description) =>
-        _insertLedger.Bind(book.OrganizationId).Bind(kind).Bind(amount).Bind(book.Balance).Bind(at).Bind(grantId).Bind(eventId)
-            .Bind(userId).Bind(description).Execute();
+        _ledger.Add(new LedgerRow(book.OrganizationId, kind, amount, book.Balance, at, grantId, eventId, userId, description));
+
+    /// <summary>
+    /// Writes the buffered ledger entries in order, <see cref="LedgerChunk"/> rows per statement: one statement per
+    /// entry cost the writer more in statement overhead than in SQLite's row work. Ids keep the order of the movements.
+    /// </summary>
+    private void FlushLedger()
+    {
+        var i = 0;
+        for (; i + LedgerChunk <= _ledger.Count; i += LedgerChunk)
+        {
+            for (var j = i; j < i + LedgerChunk; j++) BindLedger(_insertLedgerChunk, _ledger[j]);
+            _insertLedgerChunk.Execute();
+        }
+        for (; i < _ledger.Count; i++) BindLedger(_insertLedger, _ledger[i]).Execute();
+        _ledger.Clear();
+    }
+
+    private static SqliteStatement BindLedger(SqliteStatement statement, LedgerRow e) =>
+        statement.Bind(e.OrganizationId).Bind(e.Kind).Bind(e.Amount).Bind(e.BalanceAfter).Bind(e.At).Bind(e.GrantId).Bind(e.EventId)
+            .Bind(e.UserId).Bind(e.Description);
 
 
     // ---- usage --------------------------------------------------------------------------------------------------
@@ -836,7 +868,7 @@ internal sealed class LedgerStore : IDisposable
     {
         if (_inTransaction) Rollback();
         foreach (var command in _adhoc.Values) command.Dispose();
-        foreach (var statement in new[] { _insertEvent, _insertLedger, _insertDraw, _upsertUsageRollup, _upsertAgentRollup,
+        foreach (var statement in new[] { _insertEvent, _insertLedger, _insertLedgerChunk, _insertDraw, _upsertUsageRollup, _upsertAgentRollup,
                      _upsertMeetingRollup, _upsertDailyUsage, _upsertDailyModel, _upsertDailyMember, _upsertDailyAgent })
             statement.Dispose();
         _connection.Dispose();
