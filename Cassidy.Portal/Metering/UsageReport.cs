@@ -155,13 +155,13 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
 
         var modelDays = await ModelDaysAsync(rollups, zone, ct);
         var byDay = modelDays.GroupBy(r => r.Day).ToDictionary(g => g.Key, g => (
-            Chat: g.Where(r => r.Feature != Features.WorkflowRun).Sum(r => r.Credits),
-            Workflow: g.Where(r => r.Feature == Features.WorkflowRun).Sum(r => r.Credits)));
+            Chat: g.Where(r => r.Feature != Features.WorkflowRun).Sum(r => r.CreditsMillicredits),
+            Workflow: g.Where(r => r.Feature == Features.WorkflowRun).Sum(r => r.CreditsMillicredits)));
         var days = range.LocalDates(zone, Now).Union(byDay.Keys).Order()
             .Select(d => byDay.TryGetValue(d, out var v) ? new DayUsage(d, v.Chat, v.Workflow) : new DayUsage(d, 0, 0)).ToList();
         var models = modelDays.GroupBy(r => r.Model)
-            .Select(g => new ModelUsage(g.Key, Tier(g.Key), g.Sum(r => r.Credits), g.Sum(r => r.Calls), g.Sum(r => r.Input),
-                g.Sum(r => r.Knowledge), g.Sum(r => r.Output)))
+            .Select(g => new ModelUsage(g.Key, Tier(g.Key), g.Sum(r => r.CreditsMillicredits), g.Sum(r => r.Calls),
+                g.Sum(r => r.InputTokens), g.Sum(r => r.KnowledgeTokens), g.Sum(r => r.OutputTokens)))
             .OrderByDescending(m => m.Credits).ToList();
 
         var totals = await MemberTotalsAsync(rollups, ct);
@@ -178,30 +178,8 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
             models.Sum(m => m.KnowledgeTokens), models.Sum(m => m.OutputTokens), days, models, members, agents, Insights(models, total));
     }
 
-    /// <summary>A local day's usage of one model and feature: the organization's or one member's.</summary>
-    private sealed class ModelDay
-    {
-        public DateOnly Day { get; init; }
-        public string Model { get; init; } = "";
-        public string Feature { get; init; } = "";
-        public long Credits { get; init; }
-        public long Calls { get; init; }
-        public long Input { get; init; }
-        public long Knowledge { get; init; }
-        public long Output { get; init; }
-    }
-
-    /// <summary>A local day's credits and calls of one member.</summary>
-    private sealed class MemberDay
-    {
-        public DateOnly Day { get; init; }
-        public string UserId { get; init; } = "";
-        public long Credits { get; init; }
-        public long Calls { get; init; }
-    }
-
     /// <summary>The range's usage per local day, model and feature: the whole days as stored, the cut hours summed per hour.</summary>
-    private static async Task<List<ModelDay>> ModelDaysAsync(RollupSources rollups, TimeZoneInfo zone, CancellationToken ct)
+    private static async Task<List<DailyModelRollup>> ModelDaysAsync(RollupSources rollups, TimeZoneInfo zone, CancellationToken ct)
     {
         var rows = rollups.HasDays ? await rollups.ModelDays.ToListAsync(ct) : [];
         if (rollups.HasHours)
@@ -212,10 +190,10 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
                         Input = g.Sum(r => r.InputTokens), Knowledge = g.Sum(r => r.KnowledgeTokens), Output = g.Sum(r => r.OutputTokens),
                     })
                     .ToListAsync(ct))
-                .Select(h => new ModelDay
+                .Select(h => new DailyModelRollup
                 {
-                    Day = LocalDays.Of(h.HourStart, zone), Model = h.Model, Feature = h.Feature, Credits = h.Credits, Calls = h.Calls,
-                    Input = h.Input, Knowledge = h.Knowledge, Output = h.Output,
+                    Day = LocalDays.Of(h.HourStart, zone), Model = h.Model, Feature = h.Feature, CreditsMillicredits = h.Credits,
+                    Calls = h.Calls, InputTokens = h.Input, KnowledgeTokens = h.Knowledge, OutputTokens = h.Output,
                 }));
         return rows;
     }
@@ -231,7 +209,7 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         }
         if (rollups.HasDays)
             foreach (var t in await rollups.MemberDays.GroupBy(r => r.UserId)
-                         .Select(g => new { UserId = g.Key, Credits = g.Sum(r => r.Credits), Calls = g.Sum(r => r.Calls) }).ToListAsync(ct))
+                         .Select(g => new { UserId = g.Key, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) }).ToListAsync(ct))
                 Add(t.UserId, t.Credits, t.Calls);
         if (rollups.HasHours)
             foreach (var t in await rollups.Hours.GroupBy(r => r.UserId)
@@ -302,8 +280,9 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
     /// </summary>
     private sealed class RollupSources
     {
-        public required IQueryable<ModelDay> ModelDays { get; init; }
-        public required IQueryable<MemberDay> MemberDays { get; init; }
+        /// <summary>The organization's daily rows, or one member's in the same shape.</summary>
+        public required IQueryable<DailyModelRollup> ModelDays { get; init; }
+        public required IQueryable<DailyMemberRollup> MemberDays { get; init; }
         public required IQueryable<UsageRollup> Hours { get; init; }
         public required IQueryable<DailyAgentRollup> AgentDays { get; init; }
         public required IQueryable<AgentRollup> AgentHours { get; init; }
@@ -338,20 +317,17 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
             .Where(r => r.OrganizationId == org && r.UserId == user && r.Day >= firstDay && r.Day <= lastDay);
         var modelDays = user is null
             ? db.DailyModelRollups.AsNoTracking().Where(r => r.OrganizationId == org && r.Day >= firstDay && r.Day <= lastDay)
-                .Select(r => new ModelDay
-                {
-                    Day = r.Day, Model = r.Model, Feature = r.Feature, Credits = r.CreditsMillicredits, Calls = r.Calls,
-                    Input = r.InputTokens, Knowledge = r.KnowledgeTokens, Output = r.OutputTokens,
-                })
-            : memberRows.Select(r => new ModelDay
+            : memberRows.Select(r => new DailyModelRollup
             {
-                Day = r.Day, Model = r.Model, Feature = r.Feature, Credits = r.CreditsMillicredits, Calls = r.Calls,
-                Input = r.InputTokens, Knowledge = r.KnowledgeTokens, Output = r.OutputTokens,
+                OrganizationId = r.OrganizationId, Day = r.Day, Model = r.Model, Feature = r.Feature, CreditsMillicredits = r.CreditsMillicredits,
+                Calls = r.Calls, InputTokens = r.InputTokens, KnowledgeTokens = r.KnowledgeTokens, OutputTokens = r.OutputTokens,
             });
         var memberDays = user is null
             ? db.DailyMemberRollups.AsNoTracking().Where(r => r.OrganizationId == org && r.Day >= firstDay && r.Day <= lastDay)
-                .Select(r => new MemberDay { Day = r.Day, UserId = r.UserId, Credits = r.CreditsMillicredits, Calls = r.Calls })
-            : memberRows.Select(r => new MemberDay { Day = r.Day, UserId = r.UserId, Credits = r.CreditsMillicredits, Calls = r.Calls });
+            : memberRows.Select(r => new DailyMemberRollup
+            {
+                OrganizationId = r.OrganizationId, Day = r.Day, UserId = r.UserId, CreditsMillicredits = r.CreditsMillicredits, Calls = r.Calls,
+            });
         var agentDays = db.DailyAgentRollups.AsNoTracking().Where(r => r.OrganizationId == org && r.Day >= firstDay && r.Day <= lastDay);
         var hours = db.UsageRollups.AsNoTracking().Where(r => r.OrganizationId == org
             && ((r.HourStart >= headFrom && r.HourStart < headTo) || (r.HourStart >= tailFrom && r.HourStart < tailTo)));
