@@ -44,8 +44,13 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
     public TimeProvider Clock => clock;
 
     /// <summary>A ledger with its own writer and view (the demo seeder's, on its own clock; tests).</summary>
-    public static CreditLedger Create(string connectionString, PriceTable prices, PlanCatalog plans, TimeProvider clock, ILogger logger) =>
-        new(new IngestWriter(connectionString, plans, new CreditView(), clock, logger), prices, clock, connectionString, logger) { _ownsWriter = true };
+    public static CreditLedger Create(string connectionString, PriceTable prices, PlanCatalog plans, TimeProvider clock, ILogger logger,
+        IWriterHooks? hooks = null, bool manual = false) =>
+        new(new IngestWriter(connectionString, plans, new CreditView(), clock, logger, hooks, manual), prices, clock, connectionString, logger)
+            { _ownsWriter = true };
+
+    /// <summary>The writer behind this ledger (the simulation pumps it by hand).</summary>
+    public IngestWriter Writer => writer;
 
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
 
@@ -66,7 +71,7 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
         }
         if (prepared.Count > 0)
         {
-            var recorded = await writer.RunAsync(store =>
+            var recorded = await writer.RunAsync("record", store =>
             {
                 var r = new UsageResult[prepared.Count];
                 for (var j = 0; j < prepared.Count; j++) r[j] = store.Record(prepared[j].Event);
@@ -106,7 +111,7 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
             // The hold counts from this moment (it is in the view); persisting it rides the next group commit.
             // A settling event is queued after this write, so it always finds the row.
             var hold = new HoldView(holdId, view.OrganizationId, member.UserId, decision.Held!.Value, Now + holdLifetime);
-            Observe(writer.RunAsync(store => { store.InsertHold(hold, input.Feature, input.Model); return true; }));
+            Observe(writer.RunAsync("hold", store => { store.InsertHold(hold, input.Feature, input.Model); return true; }));
         }
         return new AuthorizeOutcome(decision);
     }
@@ -116,7 +121,7 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
     {
         var view = View.FindByHold(holdId);
         var removed = view?.RemoveHold(holdId) ?? false;
-        var updated = await writer.RunAsync(store => store.ResolveHold(holdId, HoldStatuses.Released, null));
+        var updated = await writer.RunAsync("release", store => store.ResolveHold(holdId, HoldStatuses.Released, null));
         return removed || updated;
     }
 
@@ -133,7 +138,7 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
         var view = View.Find(slug);
         if (view is null)
         {
-            var id = await writer.RunAsync(store => store.Book(slug)?.OrganizationId);
+            var id = await writer.RunAsync("load", store => store.Book(slug)?.OrganizationId);
             if (id is null) return null;
             view = View.Find(id.Value);
         }
@@ -166,13 +171,13 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
 
     /// <summary>Opens the organization's credit account (its first monthly allowance, for the period starting at the
     /// billing anchor) if it has none yet. Closing later periods is left to the next read or write.</summary>
-    public Task OpenAccountAsync(int organizationId) => writer.RunAsync(store => store.Open(organizationId) is not null);
+    public Task OpenAccountAsync(int organizationId) => writer.RunAsync("open", store => store.Open(organizationId) is not null);
 
     /// <summary>Closes every period (and grant) of the organization that is due; false when it does not exist.</summary>
-    public Task<bool> CloseDuePeriodsAsync(int organizationId) => writer.RunAsync(store => store.Book(organizationId) is not null);
+    public Task<bool> CloseDuePeriodsAsync(int organizationId) => writer.RunAsync("close", store => store.Book(organizationId) is not null);
 
     /// <summary>Closes due periods of every organization (the background closer's job). Returns how many were due.</summary>
-    public Task<int> CloseAllDuePeriodsAsync() => writer.RunAsync(store =>
+    public Task<int> CloseAllDuePeriodsAsync() => writer.RunAsync("close-all", store =>
     {
         var due = store.DueOrganizations();
         foreach (var id in due) store.Book(id);
@@ -180,7 +185,7 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
     });
 
     /// <summary>Drops the cached state and reloads it (after members, caps, plan or agreement changed).</summary>
-    public Task ReloadAsync(int organizationId) => writer.RunAsync(store =>
+    public Task ReloadAsync(int organizationId) => writer.RunAsync("reload", store =>
     {
         store.Forget(organizationId);
         return store.Book(organizationId) is not null;
@@ -193,7 +198,7 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
             throw new ArgumentException("Only credit packages and adjustments are granted by hand.", nameof(kind));
         if (millicredits == 0 || (millicredits < 0 && kind != GrantKinds.Adjustment))
             throw new ArgumentOutOfRangeException(nameof(millicredits), "Only an adjustment may be negative; no grant is zero.");
-        return writer.RunAsync(store =>
+        return writer.RunAsync("grant", store =>
         {
             var book = store.Book(organizationId) ?? throw new InvalidOperationException($"Organization {organizationId} does not exist.");
             var ledgerKind = kind == GrantKinds.Adjustment ? LedgerKinds.Adjustment : LedgerKinds.Grant;
@@ -205,7 +210,7 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
     /// An upgrade (SPEC §3.3): the plan changes at once and the difference between the new and the old monthly
     /// credits is granted until the current period ends (it expires with the period's allowance). Returns the top-up.
     /// </summary>
-    public Task<long> UpgradeNowAsync(int organizationId, string plan, string? byUserId) => writer.RunAsync(store =>
+    public Task<long> UpgradeNowAsync(int organizationId, string plan, string? byUserId) => writer.RunAsync("upgrade", store =>
     {
         var book = store.Book(organizationId) ?? throw new InvalidOperationException($"Organization {organizationId} does not exist.");
         var before = book.Allowance;

@@ -18,24 +18,35 @@ public sealed class IngestWriter : IAsyncDisposable
     private readonly PlanCatalog _plans;
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
+    private readonly IWriterHooks? _hooks;
+    private readonly bool _manual;
     private readonly Lock _startGate = new();
     private Task? _loop;
+    private LedgerStore? _store;
 
     public CreditView View { get; }
 
-    public IngestWriter(string connectionString, PlanCatalog plans, CreditView view, TimeProvider clock, ILogger logger)
+    /// <param name="hooks">The simulation's fault injection and commit observer; null in production.</param>
+    /// <param name="manual">No loop of its own: batches run when <see cref="Pump"/> is called (the simulation's scheduler).</param>
+    public IngestWriter(string connectionString, PlanCatalog plans, CreditView view, TimeProvider clock, ILogger logger,
+        IWriterHooks? hooks = null, bool manual = false)
     {
         _connectionString = connectionString;
         _plans = plans;
         View = view;
         _clock = clock;
         _logger = logger;
+        _hooks = hooks;
+        _manual = manual;
     }
 
+    /// <summary>Items waiting for the next transaction.</summary>
+    public int Queued => _queue.Reader.Count;
+
     /// <summary>Runs <paramref name="work"/> on the writer, inside the next transaction; completes after the commit.</summary>
-    internal Task<T> RunAsync<T>(Func<LedgerStore, T> work, int weight = 1)
+    internal Task<T> RunAsync<T>(string label, Func<LedgerStore, T> work, int weight = 1)
     {
-        var item = new WriterItem<T>(work, weight);
+        var item = new WriterItem<T>(label, work, weight);
         Enqueue(item);
         return item.Task;
     }
@@ -48,41 +59,64 @@ public sealed class IngestWriter : IAsyncDisposable
 
     private void EnsureStarted()
     {
-        if (_loop is not null) return;
+        if (_loop is not null || _manual) return;
         lock (_startGate)
             _loop ??= Task.Factory.StartNew(Loop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
     private async Task Loop()
     {
-        LedgerStore store;
-        try
-        {
-            store = new LedgerStore(_connectionString, _plans, View);
-        }
-        catch (Exception ex)
-        {
-            // No database: every caller gets the error instead of waiting forever.
-            _logger.LogError(ex, "Ingest writer could not open the database.");
-            _queue.Writer.TryComplete(ex);
-            while (_queue.Reader.TryRead(out var waiting)) waiting.Fail(ex);
-            lock (_startGate) _loop = null;
-            throw;
-        }
-        using var _ = store;
         var batch = new List<WriterItem>();
         var reader = _queue.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            batch.Clear();
-            var weight = 0;
-            while (weight < MaxBatchWeight && reader.TryRead(out var item))
-            {
-                batch.Add(item);
-                weight += item.Weight;
-            }
-            RunBatch(store, batch);
+            Drain(batch, MaxBatchWeight, int.MaxValue);
+            Process(batch);
         }
+        _store?.Dispose();
+    }
+
+    /// <summary>Manual mode: runs up to <paramref name="maxItems"/> queued items as one transaction; returns how many ran.</summary>
+    public int Pump(int maxItems)
+    {
+        var batch = new List<WriterItem>();
+        Drain(batch, MaxBatchWeight, maxItems);
+        if (batch.Count > 0) Process(batch);
+        return batch.Count;
+    }
+
+    private void Drain(List<WriterItem> batch, int maxWeight, int maxItems)
+    {
+        batch.Clear();
+        var weight = 0;
+        while (weight < maxWeight && batch.Count < maxItems && _queue.Reader.TryRead(out var item))
+        {
+            batch.Add(item);
+            weight += item.Weight;
+        }
+    }
+
+    private void Process(List<WriterItem> batch)
+    {
+        if (_store is null)
+        {
+            try
+            {
+                _hooks?.At(WriterPoint.Open);
+                _store = new LedgerStore(_connectionString, _plans, View, _hooks);
+            }
+            catch (Exception ex)
+            {
+                // No database: every caller gets the error instead of waiting forever.
+                _logger.LogError(ex, "Ingest writer could not open the database.");
+                _queue.Writer.TryComplete(ex);
+                foreach (var item in batch) item.Fail(ex);
+                while (_queue.Reader.TryRead(out var waiting)) waiting.Fail(ex);
+                lock (_startGate) _loop = null;
+                throw;
+            }
+        }
+        RunBatch(_store, batch);
     }
 
     private void RunBatch(LedgerStore store, List<WriterItem> batch)
@@ -124,7 +158,7 @@ public sealed class IngestWriter : IAsyncDisposable
         {
             store.Begin(_clock.GetUtcNow().UtcDateTime);
             foreach (var item in items) item.Execute(store);
-            store.Commit();
+            store.Commit(items);
         }
         catch
         {
@@ -141,21 +175,31 @@ public sealed class IngestWriter : IAsyncDisposable
             try { await _loop.ConfigureAwait(false); }
             catch (Exception ex) { _logger.LogError(ex, "Ingest writer stopped with an error."); }
         }
+        else
+        {
+            _store?.Dispose();
+            _store = null;
+        }
     }
 
-    internal abstract class WriterItem(int weight)
+    internal abstract class WriterItem(string label, int weight)
     {
+        public string Label { get; } = label;
         public int Weight { get; } = weight;
+        /// <summary>Who enqueued it (<see cref="WriterCaller"/>), for the simulation's bookkeeping.</summary>
+        public object? Caller { get; } = WriterCaller.Value;
+        public abstract object? Result { get; }
         public abstract void Execute(LedgerStore store);
         public abstract void Complete();
         public abstract void Fail(Exception error);
     }
 
-    private sealed class WriterItem<T>(Func<LedgerStore, T> work, int weight) : WriterItem(weight)
+    private sealed class WriterItem<T>(string label, Func<LedgerStore, T> work, int weight) : WriterItem(label, weight)
     {
         private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T _result = default!;
 
+        public override object? Result => _result;
         public Task<T> Task => _done.Task;
         public override void Execute(LedgerStore store) => _result = work(store);
         public override void Complete() => _done.TrySetResult(_result);

@@ -15,6 +15,7 @@ internal sealed class LedgerStore : IDisposable
     private readonly SqliteConnection _connection;
     private readonly PlanCatalog _plans;
     private readonly CreditView _view;
+    private readonly IWriterHooks? _hooks;
     private readonly Dictionary<int, CreditBook> _books = new();
     private readonly Dictionary<string, int> _orgIdsBySlug = new(StringComparer.Ordinal);
 
@@ -44,10 +45,11 @@ internal sealed class LedgerStore : IDisposable
 
     public DateTime Now { get; private set; }
 
-    public LedgerStore(string connectionString, PlanCatalog plans, CreditView view)
+    public LedgerStore(string connectionString, PlanCatalog plans, CreditView view, IWriterHooks? hooks = null)
     {
         _plans = plans;
         _view = view;
+        _hooks = hooks;
         _connection = new SqliteConnection(connectionString);
         _connection.Open();
         Execute(SqliteConnectionSetup.Pragmas);
@@ -172,19 +174,26 @@ internal sealed class LedgerStore : IDisposable
 
     public void Begin(DateTime now)
     {
+        _hooks?.At(WriterPoint.Begin);
         Now = now;
         _begin.ExecuteNonQuery();
         _inTransaction = true;
     }
 
     /// <summary>Writes what the batch accumulated (grants, accounts, rollups), commits, then publishes to the view.</summary>
-    public void Commit()
+    internal void Commit(IReadOnlyList<IngestWriter.WriterItem> items)
     {
         Flush();
+        _hooks?.At(WriterPoint.BeforeCommit);
         _commit.ExecuteNonQuery();
         _inTransaction = false;
+        _hooks?.Committed(items.Select(i => new WriterItemInfo(i.Label, i.Caller, i.Result)).ToList());
+        _hooks?.At(WriterPoint.AfterCommit);
         foreach (var book in _touched)
+        {
+            _hooks?.At(WriterPoint.Publish);
             _view.Publish(book, _settledHolds.TryGetValue(book.OrganizationId, out var settled) ? settled : []);
+        }
         ResetBatch();
     }
 
@@ -227,6 +236,7 @@ internal sealed class LedgerStore : IDisposable
     private void Flush()
     {
         FlushLedger();
+        _hooks?.At(WriterPoint.Statement);
         foreach (var grant in _touched.SelectMany(b => b.Grants).Where(g => g.Dirty).Concat(_expired).Distinct())
         {
             Run(_updateGrant, grant.Remaining, grant.ExpiredAt, grant.Id);
@@ -238,6 +248,7 @@ internal sealed class LedgerStore : IDisposable
             Run(_upsertAccount, book.OrganizationId, book.Balance, book.Overdraft, book.Period.Start, book.Period.End,
                 book.LastClosedPeriodStart, book.Version, Now, book.Zone.Id);
         }
+        _hooks?.At(WriterPoint.Statement);
         foreach (var r in _usageRollups.Values)
         {
             _upsertUsageRollup.Bind(r.OrganizationId).Bind(r.HourStart).Bind(r.UserId).Bind(r.Model).Bind(r.Feature)
@@ -562,6 +573,7 @@ internal sealed class LedgerStore : IDisposable
             var remaining = amount - Math.Min(book.Overdraft, amount);
             var id = Convert.ToInt64(Run(_insertGrant, book.OrganizationId, kind, amount, remaining, startsAt, expiresAt, periodStart,
                 reason, createdBy, Now));
+            _hooks?.At(WriterPoint.Statement);
             book.Credit(new GrantState
             {
                 Id = id, Kind = kind, Amount = amount, StartsAt = startsAt, ExpiresAt = expiresAt, PeriodStart = periodStart,
@@ -632,6 +644,7 @@ internal sealed class LedgerStore : IDisposable
                 .Bind(e.Capabilities.Count == 0 ? null : string.Join(',', e.Capabilities)).Bind(e.AgentId).Bind(e.WorkflowId)
                 .Bind(e.RunId).Bind(e.HoldId).Bind(e.Minutes).Bind(e.Bytes).Bind(credits).Bind(Now).ExecuteInsert();
         }
+        _hooks?.At(WriterPoint.Statement);
         if (eventId is null)
         {
             using var reader = Reader(_findEvent, book.OrganizationId, e.Id);
