@@ -81,8 +81,18 @@ public static class PortalSetup
             .AddClaimsPrincipalFactory<PortalClaimsFactory>()
             .AddDefaultTokenProviders();
         services.AddSingleton<IEmailSender<ApplicationUser>, IdentityNoOpEmailSender>();
-        services.AddEmail();
+        services.AddPortalServices();
+        services.AddScoped<DemoSeeder>();
+        services.AddInternalApi();
+    }
 
+    /// <summary>
+    /// The product's own services — organizations, the metering engine, plans, limits, alerts, notifications — without
+    /// the web host around them: the portal registers them here, and so does the ledger simulation.
+    /// </summary>
+    public static IServiceCollection AddPortalServices(this IServiceCollection services)
+    {
+        services.AddEmail();
         services.AddScoped<OrganizationAccess>();
         services.AddScoped<OrganizationSignup>();
         services.AddScoped<MemberManagement>();
@@ -93,14 +103,13 @@ public static class PortalSetup
         services.AddScoped<IPaymentCapture, RecordedInvoices>();
         services.AddScoped<PlanChanges>();
         services.AddScoped<SupportRequests>();
-        services.AddScoped<DemoSeeder>();
         services.AddMetering();
         services.AddSingleton<NotificationCenter>();
         services.AddSingleton<AlertEvaluator>();
         services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
         services.AddScoped<AlertRules>();
         services.AddScoped<MemberCaps>();
-        services.AddInternalApi();
+        return services;
     }
 
     public static void MapPortal(this WebApplication app)

@@ -1,5 +1,12 @@
 using Cassidy.Portal;
 using Cassidy.Portal.Benchmark;
+using Cassidy.Portal.Simulation;
+
+if (args.Contains("--simulate"))
+{
+    Environment.ExitCode = LedgerSimulation.RunCommand(args);
+    return;
+}
 
 if (args.Contains("--benchmark-usage"))
 {

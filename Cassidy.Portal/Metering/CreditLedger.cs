@@ -111,7 +111,7 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
             // The hold counts from this moment (it is in the view); persisting it rides the next group commit.
             // A settling event is queued after this write, so it always finds the row.
             var hold = new HoldView(holdId, view.OrganizationId, member.UserId, decision.Held!.Value, Now + holdLifetime);
-            Observe(writer.RunAsync("hold", store => { store.InsertHold(hold, input.Feature, input.Model); return true; }));
+            Observe(writer.RunAsync("hold", store => { store.InsertHold(hold, input.Feature, input.Model); return hold; }));
         }
         return new AuthorizeOutcome(decision);
     }

@@ -41,7 +41,9 @@ public sealed class IngestWriter : IAsyncDisposable
     }
 
     /// <summary>Items waiting for the next transaction.</summary>
-    public int Queued => _queue.Reader.Count;
+    public int Queued => Volatile.Read(ref _queued);
+
+    private int _queued;
 
     /// <summary>Runs <paramref name="work"/> on the writer, inside the next transaction; completes after the commit.</summary>
     internal Task<T> RunAsync<T>(string label, Func<LedgerStore, T> work, int weight = 1)
@@ -54,7 +56,10 @@ public sealed class IngestWriter : IAsyncDisposable
     private void Enqueue(WriterItem item)
     {
         EnsureStarted();
-        if (!_queue.Writer.TryWrite(item)) throw new ObjectDisposedException(nameof(IngestWriter));
+        Interlocked.Increment(ref _queued);
+        if (_queue.Writer.TryWrite(item)) return;
+        Interlocked.Decrement(ref _queued);
+        throw new ObjectDisposedException(nameof(IngestWriter));
     }
 
     private void EnsureStarted()
@@ -91,6 +96,7 @@ public sealed class IngestWriter : IAsyncDisposable
         var weight = 0;
         while (weight < maxWeight && batch.Count < maxItems && _queue.Reader.TryRead(out var item))
         {
+            Interlocked.Decrement(ref _queued);
             batch.Add(item);
             weight += item.Weight;
         }
@@ -111,7 +117,11 @@ public sealed class IngestWriter : IAsyncDisposable
                 _logger.LogError(ex, "Ingest writer could not open the database.");
                 _queue.Writer.TryComplete(ex);
                 foreach (var item in batch) item.Fail(ex);
-                while (_queue.Reader.TryRead(out var waiting)) waiting.Fail(ex);
+                while (_queue.Reader.TryRead(out var waiting))
+                {
+                    Interlocked.Decrement(ref _queued);
+                    waiting.Fail(ex);
+                }
                 lock (_startGate) _loop = null;
                 throw;
             }
@@ -184,6 +194,8 @@ public sealed class IngestWriter : IAsyncDisposable
 
     internal abstract class WriterItem(string label, int weight)
     {
+        private static long _lastId;
+        public long Id { get; } = Interlocked.Increment(ref _lastId);
         public string Label { get; } = label;
         public int Weight { get; } = weight;
         /// <summary>Who enqueued it (<see cref="WriterCaller"/>), for the simulation's bookkeeping.</summary>

@@ -187,7 +187,8 @@ internal sealed class LedgerStore : IDisposable
         _hooks?.At(WriterPoint.BeforeCommit);
         _commit.ExecuteNonQuery();
         _inTransaction = false;
-        _hooks?.Committed(items.Select(i => new WriterItemInfo(i.Label, i.Caller, i.Result)).ToList());
+        _hooks?.Committed(items.Select(i => new WriterItemInfo(i.Id, i.Label, i.Caller, i.Result)).ToList(),
+            _touched.Select(b => b.OrganizationId).Distinct().ToList());
         _hooks?.At(WriterPoint.AfterCommit);
         foreach (var book in _touched)
         {

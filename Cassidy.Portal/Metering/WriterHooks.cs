@@ -17,19 +17,19 @@ public enum WriterPoint
     Publish,
 }
 
-/// <summary>One work item of a committed transaction: what it was, who enqueued it, what it returned.</summary>
-public readonly record struct WriterItemInfo(string Label, object? Caller, object? Result);
+/// <summary>One work item of a committed transaction: its number, what it was, who enqueued it, what it returned.</summary>
+public readonly record struct WriterItemInfo(long Id, string Label, object? Caller, object? Result);
 
 /// <summary>
 /// Lets the deterministic simulation (<c>Simulation/</c>) watch and break the writer: <see cref="At"/> may throw at each
-/// <see cref="WriterPoint"/>, and <see cref="Committed"/> tells which items a COMMIT made durable, in order. Production
-/// runs without hooks.
+/// <see cref="WriterPoint"/>, and <see cref="Committed"/> tells which items a COMMIT made durable, in order, and which
+/// organizations it touched. Production runs without hooks.
 /// </summary>
 public interface IWriterHooks
 {
     void At(WriterPoint point);
 
-    void Committed(IReadOnlyList<WriterItemInfo> items);
+    void Committed(IReadOnlyList<WriterItemInfo> items, IReadOnlyList<int> organizations);
 }
 
 /// <summary>Who enqueued a writer item: set by the simulation around each of its callers, null otherwise.</summary>

@@ -1,0 +1,393 @@
+using Cassidy.Portal.Data;
+using Cassidy.Portal.Metering;
+using Cassidy.Portal.Organizations;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cassidy.Portal.Simulation;
+
+/// <summary>
+/// One thing a caller of the portal does — the AI runtime recording or authorizing a call, an admin changing a cap,
+/// staff granting a package — started by the simulation and run by its scheduler until it answers. It tells the
+/// reference model what each of its writer items did when that item commits, and checks its answer when it has one.
+/// </summary>
+internal abstract class SimOperation
+{
+    public int Number { get; set; }
+    public abstract string Kind { get; }
+    /// <summary>The organization it concerns (null: none in particular, or one that does not exist).</summary>
+    public ModelOrganization? Organization { get; init; }
+    public Task? Task { get; set; }
+    /// <summary>A fault or a crash happened while it was in flight: it may fail.</summary>
+    public bool FaultSeen { get; set; }
+    /// <summary>Commits that touched <see cref="Organization"/> when it started, and operations started for it.</summary>
+    public long OrganizationCommitsAtStart { get; set; }
+    public int OrganizationOpsAtStart { get; set; }
+    public bool AloneAtStart { get; set; }
+
+    public abstract Task RunAsync(SimulationRun run);
+
+    /// <summary>Called when the start ran up to its first wait, before anything else happens.</summary>
+    public virtual void Started(SimulationRun run) { }
+
+    public virtual void Committed(SimulationRun run, WriterItemInfo item, DateTime now) { }
+
+    public virtual void Completed(SimulationRun run) { }
+
+    /// <summary>Its answer, for the run's trace (what a replay must reproduce).</summary>
+    public virtual string Trace() => Kind;
+
+    public override string ToString() => $"#{Number} {Kind}{(Organization is null ? "" : " " + Organization.Slug)}";
+}
+
+/// <summary>The AI runtime records a batch of events (SPEC §4), some of them replays, conflicts or bad.</summary>
+internal sealed class IngestOperation : SimOperation
+{
+    public override string Kind => "ingest";
+    public required List<UsageEventInput> Events { get; init; }
+    private UsageResult?[]? _expected;
+    private IReadOnlyList<UsageResult>? _actual;
+
+    public override Task RunAsync(SimulationRun run) => Record(run);
+
+    private async Task Record(SimulationRun run) => _actual = await run.Process.Ledger.RecordUsageAsync(Events);
+
+    public override void Committed(SimulationRun run, WriterItemInfo item, DateTime now)
+    {
+        if (item.Label != "record") return;
+        _expected = new UsageResult?[Events.Count];
+        for (var i = 0; i < Events.Count; i++)
+            if (ReferenceModel.InvalidField(Events[i], now) is null) _expected[i] = run.Model.Record(Events[i], now);
+    }
+
+    public override void Completed(SimulationRun run)
+    {
+        var now = run.Now;
+        for (var i = 0; i < Events.Count; i++)
+        {
+            var e = Events[i];
+            var actual = _actual![i];
+            var expected = ReferenceModel.InvalidField(e, now) is { } field
+                ? UsageResult.Rejected(e.Id, UsageErrors.Validation, field)
+                : _expected?[i] ?? throw run.Violation($"{this}: event '{e.Id}' was answered {actual.Status} but never committed");
+            run.Expect($"{this}: event '{e.Id}' ({Describe(e)})", (expected.Status, expected.CreditsMillicredits, expected.Error),
+                (actual.Status, actual.CreditsMillicredits, actual.Error));
+        }
+    }
+
+    private static string Describe(UsageEventInput e) => $"{e.Type ?? "model_call"} {e.Organization}/{e.User} {e.Model} in={e.InputTokens} out={e.OutputTokens}" +
+                                                         (e.HoldId is null ? "" : $" hold={e.HoldId}");
+
+    public override string Trace() => $"{Kind}:{string.Join(',', _actual?.Select(r => $"{r.Status[0]}{r.CreditsMillicredits}{r.Error}") ?? [])}";
+}
+
+/// <summary>The AI runtime asks before a call, with or without a hold.</summary>
+internal sealed class AuthorizeOperation : SimOperation
+{
+    public override string Kind => "authorize";
+    public required AuthorizeInput Input { get; init; }
+    private AuthorizeOutcome? _actual;
+    private AuthorizeOutcome? _expected;
+
+    public override Task RunAsync(SimulationRun run) => Ask(run);
+
+    private async Task Ask(SimulationRun run) => _actual = await run.Process.Ledger.AuthorizeAsync(Input);
+
+    public override void Started(SimulationRun run)
+    {
+        // The decision is taken against the last commit and the holds of the moment: if nothing else happens to this
+        // organization while the call is in flight, that is the model's state now.
+        var org = run.Model.Find(Input.Organization);
+        long? estimate = null;
+        if (Input.Model is { } model)
+        {
+            var (price, error) = run.Model.Price(model, Input.MaxInputTokens ?? 0, 0, Input.MaxOutputTokens ?? 0, [], Input.Feature);
+            if (error is not null) { _expected = new AuthorizeOutcome(null, InvalidField: "model"); return; }
+            estimate = price;
+        }
+        if (org is null) { _expected = new AuthorizeOutcome(null, NotFound: "organization"); return; }
+        var member = org.Member(Input.User);
+        _expected = member is null ? new AuthorizeOutcome(null, NotFound: "user") : new AuthorizeOutcome(org.Decide(member, estimate, run.Now));
+    }
+
+    public override void Committed(SimulationRun run, WriterItemInfo item, DateTime now)
+    {
+        if (item.Label == "hold" && item.Result is HoldView hold) run.AddHold(hold, durable: true);
+    }
+
+    public override void Completed(SimulationRun run)
+    {
+        var actual = _actual!;
+        if (actual.Decision is { HoldId: { } id, Held: { } held } d)
+        {
+            run.Expect($"{this}: hold {id} durable before its id was returned", true, run.IsDurable(id));
+            run.AddHold(new HoldView(id, Organization!.Id, Organization.Member(Input.User)?.UserId ?? "?", held, run.Now + run.HoldLifetime), durable: false);
+            // Whatever else happened meanwhile: a hold is only placed within what was available.
+            run.Expect($"{this}: hold admitted beyond the available balance", true, d.Available >= 0);
+            if (d.MemberCap is { } cap) run.Expect($"{this}: hold admitted beyond the member's cap", true, d.MemberUsed + held <= cap);
+        }
+        if (!run.IsAlone(this)) return;
+        run.StrictAuthorizations++;
+        var expected = _expected!;
+        run.Expect($"{this}: not found", expected.NotFound, actual.NotFound);
+        run.Expect($"{this}: invalid", expected.InvalidField, actual.InvalidField);
+        if (expected.Decision is { } e && actual.Decision is { } a)
+            run.Expect($"{this}: decision for {Input.User} (model {Input.Model}, {Input.MaxInputTokens}/{Input.MaxOutputTokens})",
+                (e.Allowed, e.Reason, e.Balance, e.Available, e.MemberUsed, e.MemberCap, e.ResetsAt, e.HoldId is null, e.Held),
+                (a.Allowed, a.Reason, a.Balance, a.Available, a.MemberUsed, a.MemberCap, a.ResetsAt, a.HoldId is null, a.Held));
+    }
+
+    public override string Trace() => $"{Kind}:{_actual?.NotFound}{_actual?.Decision?.Reason}{_actual?.Decision?.Held}";
+}
+
+/// <summary>The AI runtime releases a hold whose call never ran (DELETE /holds/{id}).</summary>
+internal sealed class ReleaseOperation : SimOperation
+{
+    public override string Kind => "release";
+    public required string HoldId { get; init; }
+    private bool _actual;
+    private bool? _expected;
+
+    public override Task RunAsync(SimulationRun run) => Release(run);
+
+    private async Task Release(SimulationRun run) => _actual = await run.Process.Ledger.ReleaseHoldAsync(HoldId);
+
+    public override void Committed(SimulationRun run, WriterItemInfo item, DateTime now)
+    {
+        if (item.Label != "release") return;
+        var hold = run.FindHold(HoldId);
+        _expected = hold is not null && hold.IsActive(now);
+        if (_expected == true) hold!.State = HoldStatuses.Released;
+    }
+
+    public override void Completed(SimulationRun run)
+    {
+        if (_expected is { } expected) run.Expect($"{this}: release of hold {HoldId} answered", expected, _actual);
+    }
+
+    public override string Trace() => $"{Kind}:{_actual}";
+}
+
+/// <summary>Staff grant a credit package or a signed adjustment (SPEC §3.2).</summary>
+internal sealed class GrantOperation : SimOperation
+{
+    public override string Kind => Package ? "package" : "adjustment";
+    public required bool Package { get; init; }
+    public required decimal Credits { get; init; }
+    public DateTime? ExpiresAt { get; init; }
+    private ChangeResult? _result;
+    private bool _committed;
+
+    public override Task RunAsync(SimulationRun run) => Grant(run);
+
+    private async Task Grant(SimulationRun run) => _result = Package
+        ? await run.Process.Plans.GrantPackageAsync(Organization!.Id, run.Staff, Credits, ExpiresAt, "simulated package")
+        : await run.Process.Plans.AdjustAsync(Organization!.Id, run.Staff, Credits, "simulated adjustment");
+
+    public override void Committed(SimulationRun run, WriterItemInfo item, DateTime now)
+    {
+        if (item.Label != "grant") return;
+        _committed = true;
+        var amount = (long)(Credits * 1000);
+        if (Package) Organization!.Grant(GrantKinds.CreditPackage, amount, now, ExpiresAt ?? now + PlanChanges.DefaultPackageLifetime, LedgerKinds.Grant);
+        else Organization!.Grant(GrantKinds.Adjustment, amount, now, null, LedgerKinds.Adjustment);
+    }
+
+    public override void Completed(SimulationRun run)
+    {
+        var valid = Package ? Credits is > 0 and <= 100_000_000 : Credits != 0 && Math.Abs(Credits) <= 100_000_000;
+        valid &= decimal.Round(Credits, 3) == Credits && (ExpiresAt is null || ExpiresAt > run.Now);
+        run.Expect($"{this}: {Credits} credits accepted", valid, _result!.Succeeded);
+        run.Expect($"{this}: {Credits} credits committed", valid, _committed);
+    }
+
+    public override string Trace() => $"{Kind}:{_result?.Succeeded}";
+}
+
+/// <summary>An admin upgrades the plan (SPEC §3.3), sometimes at the same moment as another admin.</summary>
+internal sealed class UpgradeOperation : SimOperation
+{
+    public override string Kind => "upgrade";
+    public required string ToPlan { get; init; }
+    public string? PlanAtStart { get; set; }
+    private (ChangeResult Result, UpgradeQuote? Quote) _result;
+    private bool? _applied;
+
+    public override Task RunAsync(SimulationRun run) => Upgrade(run);
+
+    private async Task Upgrade(SimulationRun run) =>
+        _result = await run.Process.Plans.UpgradeAsync(Organization!.Id, run.OwnerOf(Organization), ToPlan);
+
+    public override void Started(SimulationRun run) => PlanAtStart ??= Organization!.Plan;
+
+    public override void Committed(SimulationRun run, WriterItemInfo item, DateTime now)
+    {
+        if (item.Label != "upgrade") return;
+        // The upgrade the admin was quoted: from the plan they saw to the one they chose; if the plan changed since, nothing.
+        _applied = Organization!.Plan == PlanAtStart && run.Model.AllowanceOf(ToPlan, null) > Organization.Allowance;
+        if (_applied == true) Organization.ChangePlan(ToPlan, null, null, now, run.Model);
+    }
+
+    public override void Completed(SimulationRun run)
+    {
+        run.Expect($"{this}: {PlanAtStart} → {ToPlan} carried out", _applied == true, _result.Result.Succeeded);
+        if (_applied == true && _result.Quote is { } quote) Organization!.UpgradeInvoices.Add(quote.ChargeCents);
+    }
+
+    public override string Trace() => $"{Kind}:{_result.Result?.Succeeded}";
+}
+
+/// <summary>An admin schedules a downgrade for the next period, or cancels it.</summary>
+internal sealed class DowngradeOperation : SimOperation
+{
+    public override string Kind => ToPlan is null ? "cancel-downgrade" : "downgrade";
+    public string? ToPlan { get; init; }
+
+    public override Task RunAsync(SimulationRun run) => ToPlan is null
+        ? run.Process.Plans.CancelDowngradeAsync(Organization!.Id, run.OwnerOf(Organization))
+        : run.Process.Plans.ScheduleDowngradeAsync(Organization!.Id, run.OwnerOf(Organization), ToPlan);
+
+    public override void Committed(SimulationRun run, WriterItemInfo item, DateTime now)
+    {
+        if (item.Label == "reload") run.SyncScheduledPlan(Organization!);
+    }
+}
+
+/// <summary>Staff put the organization on an Enterprise agreement, or change it (SPEC §3.3).</summary>
+internal sealed class AgreementOperation : SimOperation
+{
+    public override string Kind => "agreement";
+    public required long MonthlyCredits { get; init; }
+    public required int RolloverPercent { get; init; }
+    private ChangeResult? _result;
+
+    public override Task RunAsync(SimulationRun run) => Agree(run);
+
+    private async Task Agree(SimulationRun run) => _result = await run.Process.Plans.SetEnterpriseAsync(Organization!.Id, run.Staff,
+        new EnterpriseAgreement(MonthlyCredits, RolloverPercent, 1000, 5000, 2000));
+
+    public override void Committed(SimulationRun run, WriterItemInfo item, DateTime now)
+    {
+        if (item.Label == "upgrade") Organization!.ChangePlan(PlanCatalog.Enterprise, MonthlyCredits, RolloverPercent, now, run.Model);
+    }
+
+    public override void Completed(SimulationRun run) => run.Expect($"{this}: agreement accepted", true, _result!.Succeeded);
+}
+
+/// <summary>An admin changes the default cap or one member's cap (SPEC §3.4).</summary>
+internal sealed class CapOperation : SimOperation
+{
+    public override string Kind => UserId is null ? "default-cap" : "member-cap";
+    public string? UserId { get; init; }
+    public MemberCapMode Mode { get; init; }
+    public long? Cap { get; init; }
+
+    public override async Task RunAsync(SimulationRun run)
+    {
+        await using var db = await run.Process.Db.CreateDbContextAsync();
+        if (UserId is null)
+        {
+            var version = await db.Organizations.Where(o => o.Id == Organization!.Id).Select(o => o.DefaultCapVersion).SingleAsync();
+            await run.Process.Caps.SetDefaultAsync(Organization!.Id, run.OwnerOf(Organization), Cap, version);
+        }
+        else
+        {
+            var version = await db.Memberships.Where(m => m.OrganizationId == Organization!.Id && m.UserId == UserId)
+                .Select(m => (int?)m.CapVersion).SingleOrDefaultAsync();
+            if (version is null) return;
+            await run.Process.Caps.SetMemberCapsAsync(Organization!.Id, run.OwnerOf(Organization), [new MemberCapEdit(UserId, version.Value)], Mode, Cap);
+        }
+    }
+
+    public override void Completed(SimulationRun run) => run.SyncMembers();
+}
+
+/// <summary>Members come and go (SPEC §6 "membership is live"): invited, joined, removed, e-mail changed.</summary>
+internal sealed class MembershipOperation : SimOperation
+{
+    public override string Kind => Change;
+    public required string Change { get; init; }
+    public required SimulationUser User { get; init; }
+
+    public override async Task RunAsync(SimulationRun run)
+    {
+        var org = Organization!;
+        switch (Change)
+        {
+            case "invite":
+                var invited = await run.Process.Members.InviteAsync(org.Id, run.OwnerOf(org), User.Email, OrganizationRole.Member);
+                if (invited.Link is { } link) run.Invitations.Add((org, User, link[(link.LastIndexOf('/') + 1)..]));
+                break;
+            case "join":
+                var invitation = run.Invitations.FirstOrDefault(i => i.User == User && i.Organization == org);
+                run.Invitations.Remove(invitation);
+                if (invitation.Token is not null) await run.Process.Members.AcceptAsync(invitation.Token, User.Id);
+                break;
+            case "remove":
+                await run.Process.Members.RemoveAsync(org.Id, run.OwnerOf(org), User.Id);
+                break;
+            default: // "email": as the confirmation link of Manage/Email does it
+                var user = await run.Process.Users.FindByIdAsync(User.Id);
+                var email = $"{User.Id}.{run.NextNumber()}@sim.test";
+                var token = await run.Process.Users.GenerateChangeEmailTokenAsync(user!, email);
+                if ((await run.Process.Users.ChangeEmailAsync(user!, email, token)).Succeeded)
+                {
+                    await run.Process.Users.SetUserNameAsync(user!, email);
+                    User.Email = email;
+                }
+                break;
+        }
+    }
+
+    public override void Completed(SimulationRun run) => run.SyncMembers();
+
+    public override string ToString() => $"{base.ToString()} {User.Email}";
+}
+
+/// <summary>An admin moves the organization to another time zone: its daily rollups are re-keyed.</summary>
+internal sealed class TimeZoneOperation : SimOperation
+{
+    public override string Kind => "time-zone";
+    public required string Zone { get; init; }
+
+    public override Task RunAsync(SimulationRun run) =>
+        run.Process.Settings.UpdateAsync(Organization!.Id, run.OwnerOf(Organization), Organization.Slug + " org", Zone);
+}
+
+/// <summary>The alert evaluator looks at an organization (it does after commits and on a timer).</summary>
+internal sealed class AlertOperation : SimOperation
+{
+    public override string Kind => "alerts";
+
+    public override Task RunAsync(SimulationRun run) => run.Process.Alerts.EvaluateAsync(Organization!.Id);
+
+    public override void Completed(SimulationRun run)
+    {
+        if (run.IsAlone(this)) run.ExpectAlertsFired(Organization!);
+    }
+}
+
+/// <summary>The background closer's tick: every organization's due periods and grants.</summary>
+internal sealed class TickOperation : SimOperation
+{
+    public override string Kind => "tick";
+
+    public override Task RunAsync(SimulationRun run) => run.Process.Ledger.CloseAllDuePeriodsAsync();
+
+    public override void Completed(SimulationRun run) => run.LastTick = run.Now;
+}
+
+/// <summary>A page reads an organization's balance (closing what is due first), as the checks do before comparing.</summary>
+internal sealed class ReadOperation : SimOperation
+{
+    public override string Kind => "read";
+
+    public override Task RunAsync(SimulationRun run) => run.Process.Ledger.GetBalanceAsync(Organization!.Id);
+}
+
+/// <summary>A person of the simulation: their id never changes, their e-mail may.</summary>
+internal sealed class SimulationUser(string id, string email)
+{
+    public string Id { get; } = id;
+    public string Email { get; set; } = email;
+    public override string ToString() => Email;
+}
