@@ -96,6 +96,7 @@ public static class PortalSetup
         services.AddScoped<OrganizationAccess>();
         services.AddScoped<OrganizationSignup>();
         services.AddScoped<MemberManagement>();
+        services.AddScoped<AccountChanges>();
         services.AddScoped<OrganizationSettings>();
         services.AddScoped<AuditQueries>();
         services.AddScoped<CreditOverview>();

@@ -50,7 +50,7 @@ public sealed class ApiFixture : IAsyncLifetime
                 await db.Organizations.Where(o => o.Id == org.Id).ExecuteUpdateAsync(s => s.SetProperty(o => o.DefaultMemberCapMillicredits, cap * 1000));
             await db.SaveChangesAsync();
         }
-        await Ledger.ReloadAsync(org.Id);
+        await Ledger.RefreshAsync(org.Id);
         return (org, emails);
     }
 

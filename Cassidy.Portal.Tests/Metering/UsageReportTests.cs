@@ -19,7 +19,7 @@ public sealed class UsageReportTests
     {
         await using (var db = h.Db.CreateContext())
             await db.Organizations.Where(o => o.Id == h.Org.Id).ExecuteUpdateAsync(o => o.SetProperty(x => x.TimeZone, zone));
-        await h.Ledger.ReloadAsync(h.Org.Id);
+        await h.Ledger.RefreshAsync(h.Org.Id);
     }
 
     /// <summary>The report over the harness's database, as the pages get it.</summary>

@@ -15,6 +15,7 @@ public sealed class MemberManagementTests : IAsyncLifetime
     private TestDatabase _db = null!;
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 3, 10, 9, 0, 0, TimeSpan.Zero));
     private MemberManagement _members = null!;
+    private CreditLedger _ledger = null!;
     private Organization _acme = null!;
     private ApplicationUser _owner = null!, _admin = null!, _member = null!;
     private AuditActor OwnerActor => new(_owner.Id, "Avery Admin");
@@ -29,7 +30,9 @@ public sealed class MemberManagementTests : IAsyncLifetime
         {
             ["Plans:Free:Members"] = "3", ["Plans:Team:Members"] = "25", ["Portal:BaseUrl"] = "http://portal.test",
         }).Build();
-        _members = new MemberManagement(services.BuildServiceProvider().GetRequiredService<IDbContextFactory<PortalDbContext>>(), configuration, _clock, new EmailOutbox(_clock), PlanCatalog.FromConfiguration(configuration));
+        _ledger = Metering.LedgerHarness.NewLedger(_db, _clock);
+        _members = new MemberManagement(services.BuildServiceProvider().GetRequiredService<IDbContextFactory<PortalDbContext>>(), configuration, _clock,
+            new EmailOutbox(_clock), PlanCatalog.FromConfiguration(configuration), _ledger);
         _acme = await _db.AddOrganizationAsync("acme", "Acme Corp", "Team");
         _owner = await _db.AddUserAsync("admin@acme.test", "Avery Admin");
         _admin = await _db.AddUserAsync("jordan@acme.test", "Jordan Lee");
@@ -186,5 +189,9 @@ public sealed class MemberManagementTests : IAsyncLifetime
         Assert.Equal("Morgan Member", Assert.Single(found).Name);
     }
 
-    public Task DisposeAsync() => _db.DisposeAsync().AsTask();
+    public async Task DisposeAsync()
+    {
+        await _ledger.DisposeAsync();
+        await _db.DisposeAsync();
+    }
 }

@@ -270,7 +270,7 @@ public static class IngestBenchmark
                 db.Memberships.AddRange(ids.Skip(1).Select(id => new Membership { OrganizationId = org.Id, UserId = id, Role = OrganizationRole.Member }));
                 await db.SaveChangesAsync();
             }
-            await scope.ServiceProvider.GetRequiredService<Metering.CreditLedger>().ReloadAsync(org.Id);
+            await scope.ServiceProvider.GetRequiredService<Metering.CreditLedger>().RefreshAsync(org.Id);
         }
         await app.StartAsync();
         return app;

@@ -73,7 +73,7 @@ public static class UsageBenchmark
                 Exec(connection, "UPDATE CreditAccounts SET RollupTimeZone = NULL");
             }
             sw.Restart();
-            await ledger.ReloadAsync(orgId);
+            await ledger.RefreshAsync(orgId);
             Console.WriteLine($"  daily rollups rebuilt by the engine from the hourly ones in {sw.Elapsed.TotalSeconds:0.0} s");
             await using (var connection = new SqliteConnection(connectionString))
             {

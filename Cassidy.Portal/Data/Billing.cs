@@ -14,6 +14,10 @@ public class Invoice
     public DateTime IssuedAt { get; set; }
     public DateTime PeriodStart { get; set; }
     public DateTime PeriodEnd { get; set; }
+    /// <summary>The upgrade quote it pays for: one invoice per quote, however often the admin confirms it.</summary>
+    public string? QuoteId { get; set; }
+    /// <summary>When the plan change it paid for was carried out, in the ledger's transaction; null: not (yet), and voided if never.</summary>
+    public DateTime? AppliedAt { get; set; }
 }
 
 public static class InvoiceStatuses

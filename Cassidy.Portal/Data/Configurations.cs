@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
@@ -20,6 +21,10 @@ public sealed class OrganizationConfiguration : IEntityTypeConfiguration<Organiz
         b.Property(o => o.TimeZone).HasMaxLength(64);
         b.Property(o => o.ScheduledPlan).HasMaxLength(32);
         b.Property(o => o.DefaultCapVersion).IsConcurrencyToken();
+        // Maintained by triggers (migration LedgerIntegrity): EF never writes it, so a stale copy can't set it back.
+        var settingsVersion = b.Property(o => o.SettingsVersion).Metadata;
+        settingsVersion.SetBeforeSaveBehavior(PropertySaveBehavior.Ignore);
+        settingsVersion.SetAfterSaveBehavior(PropertySaveBehavior.Ignore);
     }
 }
 
@@ -75,6 +80,9 @@ public sealed class InvoiceConfiguration : IEntityTypeConfiguration<Invoice>
     {
         b.HasIndex(i => new { i.OrganizationId, i.IssuedAt });
         b.HasIndex(i => i.Number).IsUnique();
+        // Capture is idempotent per quote: a second capture of the same quote finds this row.
+        b.HasIndex(i => new { i.OrganizationId, i.QuoteId }).IsUnique().HasFilter("\"QuoteId\" IS NOT NULL");
+        b.Property(i => i.QuoteId).HasMaxLength(64);
         b.Property(i => i.Number).HasMaxLength(32);
         b.Property(i => i.Description).HasMaxLength(300);
         b.Property(i => i.Status).HasMaxLength(16);

@@ -140,6 +140,7 @@ public static class HoldStatuses
     public const string Active = "active";
     public const string Settled = "settled";
     public const string Released = "released";
+    public const string Expired = "expired";
 }
 
 /// <summary>Credits reserved by an authorize call until its usage event settles it, it is released, or it expires.</summary>

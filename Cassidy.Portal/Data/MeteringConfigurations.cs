@@ -78,7 +78,8 @@ public sealed class CreditHoldConfiguration : IEntityTypeConfiguration<CreditHol
         b.ToTable("CreditHolds");
         b.Property(h => h.Id).HasMaxLength(64);
         b.Property(h => h.Status).HasMaxLength(16);
-        b.HasIndex(h => new { h.OrganizationId, h.Status });
+        b.HasIndex(h => new { h.OrganizationId, h.Status, h.ExpiresAt });
+        b.HasIndex(h => new { h.Status, h.ExpiresAt }); // the closer's sweep of expired holds, across organizations
     }
 }
 

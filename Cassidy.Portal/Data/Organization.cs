@@ -40,5 +40,12 @@ public class Organization
     /// <summary>A downgrade waiting for the next period (applied when the current period closes).</summary>
     public string? ScheduledPlan { get; set; }
 
+    /// <summary>
+    /// Bumped by the database (triggers, see LEDGER.md) whenever something the metering engine caches about the organization
+    /// changes: its plan, agreement, caps, time zone, members or their e-mail addresses. The engine compares it in every
+    /// transaction and refreshes what it holds. Never written by the application.
+    /// </summary>
+    public long SettingsVersion { get; set; }
+
     public List<Membership> Memberships { get; set; } = [];
 }

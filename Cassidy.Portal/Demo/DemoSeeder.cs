@@ -93,7 +93,7 @@ public sealed class DemoSeeder(
         await SetCapsAsync(acme, AcmeDefaultCapCredits, AcmeUsage);
 
         // Usage goes through the engine on a clock that walks from the anchor to now (its own writer and view, on the
-        // same database); the portal's ledger then reloads both organizations.
+        // same database); the portal's ledger then refreshes both organizations (their accounts moved: it reloads them).
         var now = started.UtcDateTime;
         var usageWatch = System.Diagnostics.Stopwatch.StartNew();
         logger.LogInformation("Demo organizations created in {Ms} ms.", (clock.GetUtcNow() - started).TotalMilliseconds);
@@ -104,8 +104,8 @@ public sealed class DemoSeeder(
             events += await new DemoUsage(demoLedger, demoClock, plans, seed: 7).RecordAsync(acme, AcmeUsage, AcmeDefaultCapCredits, now.AddMinutes(-1));
             events += await new DemoUsage(demoLedger, demoClock, plans, seed: 11).RecordAsync(globex, GlobexUsage, null, now.AddMinutes(-1));
         }
-        await ledger.ReloadAsync(acme.Id);
-        await ledger.ReloadAsync(globex.Id);
+        await ledger.RefreshAsync(acme.Id);
+        await ledger.RefreshAsync(globex.Id);
         logger.LogInformation("Demo usage recorded in {Ms} ms.", usageWatch.ElapsedMilliseconds);
 
         var staff = await CreateUserAsync("staff@cassidy.test", "Sasha Staff", hash);

@@ -34,11 +34,15 @@ public sealed class CreditBook
     public string Plan { get; set; } = "Free";
     public string? ScheduledPlan { get; set; }
     public DateTime Anchor { get; init; }
-    public long? EnterpriseMonthlyCredits { get; init; }
-    public int? RolloverCapPercent { get; init; }
-    public long? DefaultCapMillicredits { get; init; }
+    public long? EnterpriseMonthlyCredits { get; set; }
+    public int? RolloverCapPercent { get; set; }
+    public long? DefaultCapMillicredits { get; set; }
     /// <summary>The organization's time zone: its local days key the daily rollups.</summary>
     public TimeZoneInfo Zone { get; set; } = TimeZoneInfo.Utc;
+    /// <summary>The organization's <c>SettingsVersion</c> the settings and members above were read at (LEDGER.md).</summary>
+    public long SettingsVersion { get; set; }
+    /// <summary>When the first active hold expires (null: none), so the writer stamps expired holds when one is due.</summary>
+    public DateTime? NextHoldExpiry { get; set; }
 
     public long Balance { get; set; }
     public long Overdraft { get; set; }
@@ -64,10 +68,30 @@ public sealed class CreditBook
         foreach (var m in members) MembersByEmail[m.NormalizedEmail] = m;
     }
 
-    /// <summary>The earliest instant at which something changes by itself: the period ends or a grant expires.</summary>
+    /// <summary>The earliest instant at which something changes by itself: the period ends, a grant or a hold expires.</summary>
     public DateTime NextChangeAt =>
         Grants.Where(g => g.ExpiresAt is not null && g.Remaining > 0).Select(g => g.ExpiresAt!.Value)
-            .Append(Period.End).Min();
+            .Append(Period.End).Append(NextHoldExpiry ?? DateTime.MaxValue).Min();
+
+    /// <summary>Whether this person is a member (by id: their e-mail may have changed).</summary>
+    public bool HasMember(string userId) => MembersByEmail.Values.Any(m => m.UserId == userId);
+
+    /// <summary>
+    /// LEDGER.md's invariants of one book, cheap enough to check before every COMMIT: the balance is what the grants hold
+    /// less the overdraft; there is overdraft only when no usable grant has credits; no grant holds more than it was given
+    /// or less than nothing; the period's usage is the members' usage. Null when they hold, else what broke.
+    /// </summary>
+    public string? Violation(DateTime now)
+    {
+        if (Balance != GrantsRemaining - Overdraft) return $"balance {Balance} ≠ grants {GrantsRemaining} − overdraft {Overdraft}";
+        if (Overdraft < 0) return $"overdraft {Overdraft} is negative";
+        if (Overdraft > 0 && Grants.Any(g => g.Remaining > 0 && g.StartsAt <= now))
+            return $"overdraft {Overdraft} while a grant still has credits";
+        if (Grants.FirstOrDefault(g => g.Remaining < 0 || g.Remaining > g.Amount) is { } bad)
+            return $"grant {bad.Id} holds {bad.Remaining} of {bad.Amount}";
+        if (PeriodUsage != MemberUsage.Values.Sum()) return $"period usage {PeriodUsage} ≠ members' usage {MemberUsage.Values.Sum()}";
+        return null;
+    }
 
     public void AddGrant(GrantState grant)
     {

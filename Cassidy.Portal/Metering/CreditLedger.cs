@@ -16,17 +16,27 @@ public sealed record BalanceSnapshot(int OrganizationId, long Balance, string Pl
     long Allowance, long Used, long Held);
 
 /// <summary>
-/// Proof that the books balance (SPEC §3.2, §6): the stored balance equals the ledger's sum and what the grants hold
-/// minus overdraft; the hourly rollups equal the usage in the ledger, which equals the credits of recorded events.
+/// Proof that the books balance (SPEC §3.2, §6; LEDGER.md), read from the database side: the stored balance equals the
+/// ledger's sum and what the grants hold minus overdraft; each recorded call has exactly one usage entry and the credits
+/// of recorded calls equal the usage in the ledger; the hourly and daily rollups equal that usage.
 /// </summary>
 public sealed record LedgerCheck(long StoredBalance, long LedgerSum, long GrantsRemaining, long Overdraft,
     long UsageLedgerSum, long RollupSum, long UsageEventsSum, long DailyRollupSum, long DailyModelRollupSum,
-    long DailyMemberRollupSum, long AgentRollupSum, long DailyAgentRollupSum)
+    long DailyMemberRollupSum, long AgentRollupSum, long DailyAgentRollupSum, long LedgerEntries, long UsageEntries, long RecordedCalls)
 {
     public bool Ok => StoredBalance == LedgerSum && GrantsRemaining - Overdraft == StoredBalance
-                      && RollupSum == UsageLedgerSum && UsageEventsSum == UsageLedgerSum
+                      && UsageEntries == RecordedCalls && UsageEventsSum == UsageLedgerSum && RollupSum == UsageLedgerSum
                       && DailyRollupSum == RollupSum && DailyModelRollupSum == RollupSum && DailyMemberRollupSum == RollupSum
                       && DailyAgentRollupSum == AgentRollupSum;
+
+    /// <summary>What does not add up, in words (null when everything does).</summary>
+    public string? Problem =>
+        StoredBalance != LedgerSum ? "the stored balance differs from the sum of the ledger"
+        : GrantsRemaining - Overdraft != StoredBalance ? "the grants' remaining credits less the overdraft differ from the balance"
+        : UsageEntries != RecordedCalls ? "recorded calls and usage entries differ in number"
+        : UsageEventsSum != UsageLedgerSum ? "the credits of recorded calls differ from the usage in the ledger"
+        : !Ok ? "the usage rollups differ from the usage in the ledger"
+        : null;
 }
 
 /// <summary>
@@ -34,7 +44,7 @@ public sealed record LedgerCheck(long StoredBalance, long LedgerSum, long Grants
 /// calls (holds), grants credits and closes periods — every write through the one <see cref="IngestWriter"/>,
 /// every authorize from the in-memory <see cref="CreditView"/>.
 /// </summary>
-public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimeProvider clock, string connectionString, ILogger logger)
+public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimeProvider clock, string connectionString)
     : IAsyncDisposable
 {
     private bool _ownsWriter;
@@ -46,7 +56,7 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
     /// <summary>A ledger with its own writer and view (the demo seeder's, on its own clock; tests).</summary>
     public static CreditLedger Create(string connectionString, PriceTable prices, PlanCatalog plans, TimeProvider clock, ILogger logger,
         IWriterHooks? hooks = null, bool manual = false) =>
-        new(new IngestWriter(connectionString, plans, new CreditView(), clock, logger, hooks, manual), prices, clock, connectionString, logger)
+        new(new IngestWriter(connectionString, plans, new CreditView(), clock, logger, hooks, manual), prices, clock, connectionString)
             { _ownsWriter = true };
 
     /// <summary>The writer behind this ledger (the simulation pumps it by hand).</summary>
@@ -96,39 +106,34 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
         var view = await CurrentViewAsync(input.Organization);
         if (view is null) return new AuthorizeOutcome(null, NotFound: "organization");
 
-        var email = input.User.Trim().Normalize().ToUpperInvariant();
-        var member = view.FindMember(email);
-        if (member is null)
-        {
-            await ReloadAsync(view.OrganizationId); // joined since the view was loaded?
-            member = view.FindMember(email);
-            if (member is null) return new AuthorizeOutcome(null, NotFound: "user");
-        }
+        // Membership changes reach the view when they are made (LEDGER.md): an e-mail it doesn't know is not a member, and
+        // asking costs the writer nothing.
+        var member = view.FindMember(input.User.Trim().Normalize().ToUpperInvariant());
+        if (member is null) return new AuthorizeOutcome(null, NotFound: "user");
         var holdLifetime = TimeSpan.FromSeconds(prices.Options.HoldSeconds);
         var decision = view.Decide(member, estimate, Now, holdLifetime, NewHoldId);
         if (decision.HoldId is { } holdId)
         {
-            // The hold counts from this moment (it is in the view); persisting it rides the next group commit.
-            // A settling event is queued after this write, so it always finds the row.
+            // The hold counts in the view from this moment, so concurrent calls can't slip past it; its id is answered only
+            // once its row has committed (group-committed with whatever else is queued).
             var hold = new HoldView(holdId, view.OrganizationId, member.UserId, decision.Held!.Value, Now + holdLifetime);
-            Observe(writer.RunAsync("hold", store => { store.InsertHold(hold, input.Feature, input.Model); return hold; }));
+            try
+            {
+                await writer.RunAsync("hold", store => store.InsertHold(hold, input.Feature, input.Model));
+            }
+            catch
+            {
+                view.RemoveHold(holdId);
+                throw;
+            }
         }
         return new AuthorizeOutcome(decision);
     }
 
-    /// <summary>Releases an active hold (its call never ran). False when no active hold has this id.</summary>
-    public async Task<bool> ReleaseHoldAsync(string holdId)
-    {
-        var view = View.FindByHold(holdId);
-        var removed = view?.RemoveHold(holdId) ?? false;
-        var updated = await writer.RunAsync("release", store => store.ResolveHold(holdId, HoldStatuses.Released, null));
-        return removed || updated;
-    }
+    /// <summary>Releases an active hold (its call never ran). False when no active, unexpired hold has this id.</summary>
+    public Task<bool> ReleaseHoldAsync(string holdId) => writer.RunAsync("release", store => store.ReleaseHold(holdId));
 
     private static string NewHoldId() => "hold_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
-
-    private void Observe(Task task) =>
-        task.ContinueWith(t => logger.LogError(t.Exception, "Persisting a hold failed."), TaskContinuationOptions.OnlyOnFaulted);
 
     // ---- balance, periods, grants -------------------------------------------------------------------------------
 
@@ -136,35 +141,30 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
     public async Task<OrgView?> CurrentViewAsync(string slug)
     {
         var view = View.Find(slug);
-        if (view is null)
-        {
-            var id = await writer.RunAsync("load", store => store.Book(slug)?.OrganizationId);
-            if (id is null) return null;
-            view = View.Find(id.Value);
-        }
-        else if (Now >= view.NextChangeAt)
-        {
-            await CloseDuePeriodsAsync(view.OrganizationId);
-        }
-        return view;
+        if (view is not null && Now < view.NextChangeAt) return view;
+        var id = view?.OrganizationId ?? await writer.RunAsync("load", store => store.Book(slug)?.OrganizationId);
+        return id is null ? null : await CurrentViewAsync(id.Value);
     }
 
-    public async Task<BalanceSnapshot?> GetBalanceAsync(string slug)
+    /// <inheritdoc cref="CurrentViewAsync(string)"/>
+    public async Task<OrgView?> CurrentViewAsync(int organizationId)
     {
-        var view = await CurrentViewAsync(slug);
-        return view is null ? null : Snapshot(view);
-    }
-
-    public async Task<BalanceSnapshot?> GetBalanceAsync(int organizationId)
-    {
-        var view = View.Find(organizationId);
-        if (view is null || Now >= view.NextChangeAt)
+        // A commit whose publishing failed drops the organization's view (LEDGER.md): the next pass through the writer rebuilds it.
+        for (var attempt = 1; ; attempt++)
         {
+            var view = View.Find(organizationId);
+            if (view is not null && Now < view.NextChangeAt) return view;
             if (!await CloseDuePeriodsAsync(organizationId)) return null;
             view = View.Find(organizationId);
+            if (view is not null) return view;
+            if (attempt == 3) throw new InvalidOperationException($"The credits of organization {organizationId} could not be loaded.");
         }
-        return view is null ? null : Snapshot(view);
     }
+
+    public async Task<BalanceSnapshot?> GetBalanceAsync(string slug) => await CurrentViewAsync(slug) is { } view ? Snapshot(view) : null;
+
+    public async Task<BalanceSnapshot?> GetBalanceAsync(int organizationId) =>
+        await CurrentViewAsync(organizationId) is { } view ? Snapshot(view) : null;
 
     private BalanceSnapshot Snapshot(OrgView view) => new(view.OrganizationId, view.Balance, view.Plan, view.Period.Start,
         view.Period.End, view.Allowance, view.PeriodUsage, view.HeldMillicredits(Now));
@@ -184,12 +184,42 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
         return due.Count;
     });
 
-    /// <summary>Drops the cached state and reloads it (after members, caps, plan or agreement changed).</summary>
-    public Task ReloadAsync(int organizationId) => writer.RunAsync("reload", store =>
+    /// <summary>
+    /// The organization's settings or members changed (caps, time zone, someone joined or left): the writer reads them into
+    /// its book now — never replacing the book's money — and authorize sees them as soon as this returns.
+    /// </summary>
+    public async Task RefreshAsync(int organizationId)
     {
-        store.Forget(organizationId);
-        return store.Book(organizationId) is not null;
-    });
+        try
+        {
+            await writer.RunAsync("refresh", store => store.Refresh(organizationId) is not null);
+        }
+        catch
+        {
+            // The change is in the database but the view may not show it: the next read goes through the writer, whose
+            // version check picks the change up (LEDGER.md), instead of trusting what the view holds.
+            View.Find(organizationId)?.MarkStale();
+            throw;
+        }
+    }
+
+    /// <summary>A person's e-mail changed or their account was deleted: every organization they are (or were) in refreshes.</summary>
+    public async Task RefreshMemberAsync(string userId)
+    {
+        try
+        {
+            await writer.RunAsync("refresh", store =>
+            {
+                foreach (var organizationId in store.OrganizationsOf(userId)) store.Refresh(organizationId);
+                return true;
+            });
+        }
+        catch
+        {
+            foreach (var organizationId in View.OrganizationsWithMember(userId)) View.Find(organizationId)?.MarkStale();
+            throw;
+        }
+    }
 
     /// <summary>Grants credits now: a credit package (expiry default 12 months), or a signed adjustment.</summary>
     public Task<long> GrantAsync(int organizationId, string kind, long millicredits, DateTime? expiresAt, string? reason, string? byUserId)
@@ -207,19 +237,20 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
     }
 
     /// <summary>
-    /// An upgrade (SPEC §3.3): the plan changes at once and the difference between the new and the old monthly
-    /// credits is granted until the current period ends (it expires with the period's allowance). Returns the top-up.
+    /// A plan change (SPEC §3.3), as one writer operation: the plan the admin was quoted is compared with the current one,
+    /// the quote's invoice is marked applied, and the real difference in monthly credits is granted until the period ends.
     /// </summary>
-    public Task<long> UpgradeNowAsync(int organizationId, string plan, string? byUserId) => writer.RunAsync("upgrade", store =>
+    public Task<PlanChangeOutcome> ChangePlanAsync(int organizationId, PlanChange change) => writer.RunAsync("plan", store =>
     {
         var book = store.Book(organizationId) ?? throw new InvalidOperationException($"Organization {organizationId} does not exist.");
-        var before = book.Allowance;
-        store.ChangePlanNow(book, plan);
-        var topUp = book.Allowance - before;
-        if (topUp > 0)
-            store.AddGrant(book, GrantKinds.MonthlyAllowance, topUp, store.Now, book.Period.End, null,
-                $"Upgrade to {plan}: extra monthly credits for the rest of this period", byUserId, LedgerKinds.Grant, store.Now);
-        return Math.Max(0, topUp);
+        return store.ChangePlan(book, change);
+    });
+
+    /// <summary>Schedules a downgrade for the next period (null: cancels it), after any period that was due has closed.</summary>
+    public Task<string?> SchedulePlanAsync(int organizationId, string? plan) => writer.RunAsync("schedule", store =>
+    {
+        var book = store.Book(organizationId) ?? throw new InvalidOperationException($"Organization {organizationId} does not exist.");
+        return store.SchedulePlan(book, plan);
     });
 
     // ---- check --------------------------------------------------------------------------------------------------
@@ -250,7 +281,10 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
             DailyModelRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyModelRollups WHERE OrganizationId = $org"),
             DailyMemberRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyMemberRollups WHERE OrganizationId = $org"),
             AgentRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM AgentRollups WHERE OrganizationId = $org"),
-            DailyAgentRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyAgentRollups WHERE OrganizationId = $org"));
+            DailyAgentRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyAgentRollups WHERE OrganizationId = $org"),
+            LedgerEntries: Sum("SELECT COUNT(*) FROM LedgerEntries WHERE OrganizationId = $org"),
+            UsageEntries: Sum("SELECT COUNT(*) FROM LedgerEntries WHERE OrganizationId = $org AND Kind = 'usage'"),
+            RecordedCalls: Sum("SELECT COUNT(*) FROM UsageEvents WHERE OrganizationId = $org AND Type = 'model_call'"));
     }
 
     public async ValueTask DisposeAsync()

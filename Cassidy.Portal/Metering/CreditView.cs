@@ -29,6 +29,8 @@ public sealed class OrgView
     private Dictionary<string, MemberInfo> _members = new(StringComparer.Ordinal);
     private Dictionary<string, long> _memberUsage = new(StringComparer.Ordinal);
     private DateTime _nextHoldExpiry = DateTime.MaxValue;
+    private DateTime _publishedChangeAt = DateTime.MaxValue;
+    private DateTime _holdToStampAt = DateTime.MaxValue;
 
     public required int OrganizationId { get; init; }
     public required string Slug { get; init; }
@@ -37,10 +39,21 @@ public sealed class OrgView
     public long Allowance { get; private set; }
     public long PeriodUsage { get; private set; }
     public BillingPeriod Period { get; private set; }
-    public DateTime NextChangeAt { get; private set; }
 
-    /// <summary>Called by the writer after a commit (and on first load), with the book as committed.</summary>
-    internal void Publish(CreditBook book, IEnumerable<string> settledHolds)
+    /// <summary>
+    /// When something is due that only the writer does: a period ends, a grant expires, a hold's row must be stamped
+    /// expired. A read at or after it goes through the writer first.
+    /// </summary>
+    public DateTime NextChangeAt
+    {
+        get { lock (_gate) return _publishedChangeAt < _holdToStampAt ? _publishedChangeAt : _holdToStampAt; }
+    }
+
+    /// <summary>
+    /// Called by the writer after a commit (and on first load), with the book as committed and the holds the commit
+    /// settled or released — in one step, so no decision sees the new balance with a settled hold still counted.
+    /// </summary>
+    internal void Publish(CreditBook book, IEnumerable<string> resolvedHolds)
     {
         lock (_gate)
         {
@@ -49,11 +62,40 @@ public sealed class OrgView
             Allowance = book.Allowance;
             PeriodUsage = book.PeriodUsage;
             Period = book.Period;
-            NextChangeAt = book.NextChangeAt;
+            _publishedChangeAt = book.NextChangeAt;
+            _holdToStampAt = DateTime.MaxValue;
             _members = new Dictionary<string, MemberInfo>(book.MembersByEmail, StringComparer.Ordinal);
             _memberUsage = new Dictionary<string, long>(book.MemberUsage, StringComparer.Ordinal);
-            foreach (var id in settledHolds) _holds.Remove(id);
+            foreach (var id in resolvedHolds) _holds.Remove(id);
         }
+    }
+
+    /// <summary>What this view holds may be out of date: the next read goes through the writer (which publishes anew).</summary>
+    public void MarkStale()
+    {
+        lock (_gate) _publishedChangeAt = DateTime.MinValue;
+    }
+
+    /// <summary>Holds a commit released (their organization's book was not part of it).</summary>
+    internal void RemoveHolds(IEnumerable<string> ids)
+    {
+        lock (_gate)
+            foreach (var id in ids) _holds.Remove(id);
+    }
+
+    /// <summary>A hold whose row just committed: counted here (again, if the view was rebuilt meanwhile), and stamped when it expires.</summary>
+    internal void KeepHold(HoldView hold)
+    {
+        lock (_gate)
+        {
+            if (!_holds.ContainsKey(hold.Id)) AddHold(hold);
+            if (hold.ExpiresAt < _holdToStampAt) _holdToStampAt = hold.ExpiresAt;
+        }
+    }
+
+    public bool HasMember(string userId)
+    {
+        lock (_gate) return _members.Values.Any(m => m.UserId == userId);
     }
 
     internal void AddLoadedHolds(IEnumerable<HoldView> holds)
@@ -72,6 +114,7 @@ public sealed class OrgView
         lock (_gate) return _holds.ContainsKey(holdId);
     }
 
+    /// <summary>Takes back a hold whose row could not be written: its caller never gets the id.</summary>
     public bool RemoveHold(string holdId)
     {
         lock (_gate) return _holds.Remove(holdId);
@@ -179,6 +222,13 @@ public sealed class CreditView
         return view;
     }
 
-    /// <summary>Finds the organization holding an active hold (holds are few; a scan is fine).</summary>
-    public OrgView? FindByHold(string holdId) => _byId.Values.FirstOrDefault(v => v.HasHold(holdId));
+    /// <summary>Drops an organization's view (its state is no longer known): the next read rebuilds it through the writer.</summary>
+    internal void Forget(int organizationId)
+    {
+        if (_byId.TryRemove(organizationId, out var view)) _bySlug.TryRemove(view.Slug, out _);
+    }
+
+    /// <summary>Organizations whose view counts this person among its members.</summary>
+    public IEnumerable<int> OrganizationsWithMember(string userId) =>
+        _byId.Values.Where(v => v.HasMember(userId)).Select(v => v.OrganizationId).ToList();
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace Cassidy.Portal.Metering;
@@ -75,10 +76,24 @@ public sealed class IngestWriter : IAsyncDisposable
         var reader = _queue.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            // After a failed open, wait out the back-off before trying again; callers queue up meanwhile.
+            if (_store is null && Stopwatch.GetElapsedTime(_openFailedAt) is var since && since < _backoff)
+                await Task.Delay(_backoff - since).ConfigureAwait(false);
             Drain(batch, MaxBatchWeight, int.MaxValue);
-            Process(batch);
+            try
+            {
+                Process(batch);
+            }
+            catch (Exception ex)
+            {
+                // Never let the loop die: that would leave every later caller waiting forever.
+                _logger.LogError(ex, "Ingest writer failed a batch unexpectedly.");
+                foreach (var item in batch) item.Fail(ex);
+                ResetStore();
+            }
         }
         _store?.Dispose();
+        _store = null;
     }
 
     /// <summary>Manual mode: runs up to <paramref name="maxItems"/> queued items as one transaction; returns how many ran.</summary>
@@ -102,6 +117,10 @@ public sealed class IngestWriter : IAsyncDisposable
         }
     }
 
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
+    private TimeSpan _backoff = TimeSpan.Zero;
+    private long _openFailedAt;
+
     private void Process(List<WriterItem> batch)
     {
         if (_store is null)
@@ -110,71 +129,87 @@ public sealed class IngestWriter : IAsyncDisposable
             {
                 _hooks?.At(WriterPoint.Open);
                 _store = new LedgerStore(_connectionString, _plans, View, _hooks);
+                _backoff = TimeSpan.Zero;
             }
             catch (Exception ex)
             {
-                // No database: every caller gets the error instead of waiting forever.
-                _logger.LogError(ex, "Ingest writer could not open the database.");
-                _queue.Writer.TryComplete(ex);
+                // No database right now (a full disk, a missing folder, a lock): these callers get the error, and the writer
+                // tries again for the next ones, waiting longer each time (up to 10 s) — it never gives up for good.
+                _backoff = _backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, MaxBackoff.Ticks));
+                _openFailedAt = Stopwatch.GetTimestamp();
+                _logger.LogError(ex, "Ingest writer could not open the database; trying again in {Backoff} ms.", _backoff.TotalMilliseconds);
                 foreach (var item in batch) item.Fail(ex);
-                while (_queue.Reader.TryRead(out var waiting))
-                {
-                    Interlocked.Decrement(ref _queued);
-                    waiting.Fail(ex);
-                }
-                lock (_startGate) _loop = null;
-                throw;
+                return;
             }
         }
-        RunBatch(_store, batch);
+        RunBatch(batch);
     }
 
-    private void RunBatch(LedgerStore store, List<WriterItem> batch)
+    /// <summary>
+    /// One transaction for the whole batch. If it fails before COMMIT, nothing of it happened: a storage failure fails every
+    /// item (and the connection is reopened for the next batch); any other failure is retried item by item, so one bad item
+    /// doesn't fail its neighbours. Once COMMIT succeeded nothing is ever run again: every item is answered as done.
+    /// </summary>
+    private void RunBatch(List<WriterItem> batch)
     {
-        try
+        var failure = Transact(batch);
+        if (failure is null) return;
+        if (batch.Count == 1 || IsStorageFailure(failure))
         {
-            RunInTransaction(store, batch);
-            foreach (var item in batch) item.Complete();
+            _logger.LogError(failure, "Ingest transaction of {Count} items failed; nothing of it was committed.", batch.Count);
+            foreach (var item in batch) item.Fail(failure);
             return;
         }
-        catch (Exception ex) when (batch.Count > 1)
-        {
-            // One bad item (or a cache made stale by another writer) must not fail its neighbours: retry one by one.
-            _logger.LogWarning(ex, "Ingest batch of {Count} items failed; retrying them one by one.", batch.Count);
-        }
-        catch (Exception ex)
-        {
-            batch[0].Fail(ex);
-            return;
-        }
+        _logger.LogWarning(failure, "Ingest transaction of {Count} items failed; trying them one by one.", batch.Count);
         foreach (var item in batch)
-        {
-            try
+            if (Transact([item]) is { } error)
             {
-                RunInTransaction(store, [item]);
-                item.Complete();
+                _logger.LogError(error, "Ingest work item '{Label}' failed.", item.Label);
+                item.Fail(error);
             }
-            catch (Exception ex)
-            {
-                _logger.LogError(ex, "Ingest work item failed.");
-                item.Fail(ex);
-            }
-        }
     }
 
-    private void RunInTransaction(LedgerStore store, List<WriterItem> items)
+    /// <summary>Runs the items in one transaction; null when it committed (and its items are answered), else why not.</summary>
+    private Exception? Transact(List<WriterItem> items)
     {
+        var store = _store;
+        if (store is null) return new InvalidOperationException("The writer's database connection is closed.");
+        var committed = false;
         try
         {
             store.Begin(_clock.GetUtcNow().UtcDateTime);
             foreach (var item in items) item.Execute(store);
             store.Commit(items);
+            committed = true;
+            _hooks?.At(WriterPoint.AfterCommit);
+            store.Publish();
         }
-        catch
+        catch (Exception ex) when (!committed)
         {
             store.Rollback();
-            throw;
+            if (IsStorageFailure(ex)) ResetStore();
+            return ex;
         }
+        catch (Exception ex)
+        {
+            // Committed: the callers are answered as done whatever happens now. The view may not show this commit, so the
+            // organizations it touched are dropped from it and reloaded from the database at their next use.
+            _logger.LogError(ex, "Publishing a committed ingest transaction failed; its organizations are reloaded.");
+            store.Unpublished();
+        }
+        foreach (var item in items) item.Complete();
+        return null;
+    }
+
+    /// <summary>The connection's fault, not the items': SQLite errors and I/O errors (a full disk, a lost file).</summary>
+    private static bool IsStorageFailure(Exception error) =>
+        error is IOException or Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: not SQLitePCL.raw.SQLITE_CONSTRAINT };
+
+    private void ResetStore()
+    {
+        try { _store?.Dispose(); }
+        catch (Exception ex) { _logger.LogWarning(ex, "Closing the writer's connection failed."); }
+        _store = null;
     }
 
     public async ValueTask DisposeAsync()
@@ -187,8 +222,7 @@ public sealed class IngestWriter : IAsyncDisposable
         }
         else
         {
-            _store?.Dispose();
-            _store = null;
+            ResetStore();
         }
     }
 

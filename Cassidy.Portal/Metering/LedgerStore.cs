@@ -1,47 +1,59 @@
-using System.Globalization;
 using Cassidy.Portal.Data;
 using Microsoft.Data.Sqlite;
 
 namespace Cassidy.Portal.Metering;
 
+/// <summary>A plan change the writer carries out in one transaction (SPEC §3.3, LEDGER.md "plan changes").</summary>
+/// <param name="ExpectedFromPlan">The plan the admin was quoted from: if the organization is on another one now, nothing changes.</param>
+/// <param name="QuoteId">The quote whose invoice pays for it: marked applied in the same transaction, so it is used once.</param>
+/// <param name="Agreement">New Enterprise terms (staff), or null for a self-serve upgrade.</param>
+public sealed record PlanChange(string ToPlan, string? ExpectedFromPlan, string? QuoteId, EnterpriseAgreement? Agreement, string? ByUserId,
+    string Reason);
+
+/// <summary>What became of a <see cref="PlanChange"/>: carried out (now or by an earlier confirmation of the same quote), or why not.</summary>
+public sealed record PlanChangeOutcome(bool Applied, string Plan, long TopUp, string? Refusal = null, bool AlreadyApplied = false);
+
+/// <summary>An invariant of LEDGER.md broke on the write path: the transaction is rolled back instead of committed.</summary>
+public sealed class LedgerInvariantException(int organizationId, string rule)
+    : Exception($"Ledger invariant broken for organization {organizationId}: {rule}. The transaction was rolled back.");
+
 /// <summary>
-/// The writer's side of the database: one long-lived SQLite connection, prepared statements, and the cached
-/// <see cref="CreditBook"/> of every organization it has touched. Used only from the writer's loop, inside one
-/// transaction per batch (<see cref="Begin"/> … <see cref="Commit"/>), so it needs no locking of its own.
-/// Every credit movement happens here: usage, grants, expiries, period closes, rollovers.
+/// The ledger's core, on the writer's side of the database (LEDGER.md): one long-lived SQLite connection, its prepared
+/// statements, and the cached <see cref="CreditBook"/> of every organization it has touched. Used only from the writer's
+/// thread, inside one transaction per batch (<see cref="Begin"/> … <see cref="Commit"/>, then <see cref="Publish"/>), so
+/// it needs no locking of its own. Every credit movement happens here: usage, grants, expiries, period closes, plan
+/// changes, holds. A cached book is used only while the database says it is current (versions checked at its first
+/// touch in every transaction) and is never replaced once the transaction has touched it.
 /// </summary>
 internal sealed class LedgerStore : IDisposable
 {
+    private const int LedgerChunk = 32;
+    private const string LedgerValues = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
     private readonly SqliteConnection _connection;
     private readonly PlanCatalog _plans;
     private readonly CreditView _view;
     private readonly IWriterHooks? _hooks;
+    private readonly RollupWriter _rollups;
     private readonly Dictionary<int, CreditBook> _books = new();
     private readonly Dictionary<string, int> _orgIdsBySlug = new(StringComparer.Ordinal);
+    private readonly List<SqliteStatement> _statements = [];
 
-    // Per batch.
-    private readonly HashSet<CreditBook> _touched = [];
-    private readonly HashSet<int> _checked = [];
+    // Per transaction.
+    private readonly List<CreditBook> _touched = [];
+    private readonly Dictionary<int, long> _opening = new();
     private readonly HashSet<int> _advanced = [];
-    private readonly Dictionary<string, SqliteCommand> _adhoc = new(StringComparer.Ordinal);
-    private readonly HashSet<int> _membersReloaded = [];
+    private readonly Dictionary<int, long> _moved = new();
     private readonly List<GrantState> _expired = [];
-    private readonly Dictionary<int, List<string>> _settledHolds = new();
-    private readonly Dictionary<(int, DateTime, string, string, string), UsageRollup> _usageRollups = new();
-    private readonly Dictionary<(int, DateTime, string, string, string, string), AgentRollup> _agentRollups = new();
-    private readonly Dictionary<(int, string), RunRollup> _runRollups = new();
-    private readonly Dictionary<(int, DateTime, string), MeetingRollup> _meetingRollups = new();
-    private readonly Dictionary<(int, DateOnly, string, string, string), DailyUsageRollup> _dailyUsage = new();
-    private readonly Dictionary<(int, DateOnly, string, string), DailyModelRollup> _dailyModels = new();
-    private readonly Dictionary<(int, DateOnly, string), DailyMemberRollup> _dailyMembers = new();
-    private readonly Dictionary<(int, DateOnly, string, string, string), DailyAgentRollup> _dailyAgents = new();
+    private readonly Dictionary<int, List<string>> _resolvedHolds = new();
+    private readonly List<HoldView> _insertedHolds = [];
+    private readonly List<LedgerRow> _ledger = [];
     private bool _inTransaction;
 
-    private readonly SqliteStatement _insertEvent, _insertLedger, _insertLedgerChunk, _insertDraw, _upsertUsageRollup, _upsertAgentRollup,
-        _upsertMeetingRollup, _upsertDailyUsage, _upsertDailyModel, _upsertDailyMember, _upsertDailyAgent;
-    private readonly SqliteCommand _begin, _commit, _rollback, _findEvent,
-        _insertGrant, _updateGrant, _upsertAccount, _accountVersion,
-        _upsertRunRollup, _insertStorage, _insertHold, _resolveHold, _setPlan;
+    private readonly SqliteStatement _begin, _commit, _rollback, _insertEvent, _findEvent, _insertLedger, _insertLedgerChunk, _insertDraw,
+        _insertGrant, _updateGrant, _upsertAccount, _versions, _settingsVersion, _organizationBySlug, _organization, _members, _account,
+        _grants, _usage, _holds, _nextHoldExpiry, _expireHolds, _insertHold, _settleHold, _releaseHold, _setPlan, _setAgreement,
+        _setScheduledPlan, _invoiceOfQuote, _applyInvoice, _insertStorage, _dueOrganizations, _organizationsOfUser;
 
     public DateTime Now { get; private set; }
 
@@ -52,12 +64,17 @@ internal sealed class LedgerStore : IDisposable
         _hooks = hooks;
         _connection = new SqliteConnection(connectionString);
         _connection.Open();
-        Execute(SqliteConnectionSetup.Pragmas);
+        using (var pragmas = _connection.CreateCommand())
+        {
+            pragmas.CommandText = SqliteConnectionSetup.Pragmas;
+            pragmas.ExecuteNonQuery();
+        }
+        _rollups = new RollupWriter(_connection);
 
-        _begin = Prepare("BEGIN IMMEDIATE");
-        _commit = Prepare("COMMIT");
-        _rollback = Prepare("ROLLBACK");
-        _insertEvent = new SqliteStatement(_connection, """
+        _begin = Statement("BEGIN IMMEDIATE");
+        _commit = Statement("COMMIT");
+        _rollback = Statement("ROLLBACK");
+        _insertEvent = Statement("""
             INSERT INTO UsageEvents (OrganizationId, ExternalId, ContentHash, Type, UserId, OccurredAt, Feature, Model,
                 InputTokens, KnowledgeTokens, OutputTokens, Capabilities, AgentId, WorkflowId, RunId, HoldId, Minutes, Bytes,
                 CreditsMillicredits, RecordedAt)
@@ -65,26 +82,22 @@ internal sealed class LedgerStore : IDisposable
                 $hold, $minutes, $bytes, $credits, $now)
             ON CONFLICT (OrganizationId, ExternalId) DO NOTHING
             """);
-        _findEvent = Prepare("SELECT ContentHash, CreditsMillicredits FROM UsageEvents WHERE OrganizationId = $org AND ExternalId = $ext",
-            "$org", "$ext");
+        _findEvent = Statement("SELECT ContentHash, CreditsMillicredits FROM UsageEvents WHERE OrganizationId = $org AND ExternalId = $ext");
         const string ledgerInsert = """
             INSERT INTO LedgerEntries (OrganizationId, Kind, AmountMillicredits, BalanceAfterMillicredits, OccurredAt, GrantId,
                 UsageEventId, UserId, Description)
             VALUES
             """;
-        _insertLedger = new SqliteStatement(_connection, ledgerInsert + LedgerValues);
-        _insertLedgerChunk = new SqliteStatement(_connection, ledgerInsert + string.Join(",", Enumerable.Repeat(LedgerValues, LedgerChunk)));
-        _insertDraw = new SqliteStatement(_connection,
-            "INSERT INTO UsageDraws (UsageEventId, GrantId, AmountMillicredits) VALUES ($event, $grant, $amount)");
-        _insertGrant = Prepare("""
+        _insertLedger = Statement(ledgerInsert + LedgerValues);
+        _insertLedgerChunk = Statement(ledgerInsert + string.Join(",", Enumerable.Repeat(LedgerValues, LedgerChunk)));
+        _insertDraw = Statement("INSERT INTO UsageDraws (UsageEventId, GrantId, AmountMillicredits) VALUES ($event, $grant, $amount)");
+        _insertGrant = Statement("""
             INSERT INTO CreditGrants (OrganizationId, Kind, AmountMillicredits, RemainingMillicredits, StartsAt, ExpiresAt,
                 PeriodStart, Reason, CreatedByUserId, CreatedAt)
             VALUES ($org, $kind, $amount, $remaining, $starts, $expires, $period, $reason, $by, $now)
-            RETURNING Id
-            """, "$org", "$kind", "$amount", "$remaining", "$starts", "$expires", "$period", "$reason", "$by", "$now");
-        _updateGrant = Prepare("UPDATE CreditGrants SET RemainingMillicredits = $remaining, ExpiredAt = $expired WHERE Id = $id",
-            "$remaining", "$expired", "$id");
-        _upsertAccount = Prepare("""
+            """);
+        _updateGrant = Statement("UPDATE CreditGrants SET RemainingMillicredits = $remaining, ExpiredAt = $expired WHERE Id = $id");
+        _upsertAccount = Statement("""
             INSERT INTO CreditAccounts (OrganizationId, BalanceMillicredits, OverdraftMillicredits, CurrentPeriodStart,
                 CurrentPeriodEnd, LastClosedPeriodStart, Version, UpdatedAt, RollupTimeZone)
             VALUES ($org, $balance, $overdraft, $start, $end, $closed, $version, $now, $zone)
@@ -92,146 +105,167 @@ internal sealed class LedgerStore : IDisposable
                 OverdraftMillicredits = excluded.OverdraftMillicredits, CurrentPeriodStart = excluded.CurrentPeriodStart,
                 CurrentPeriodEnd = excluded.CurrentPeriodEnd, LastClosedPeriodStart = excluded.LastClosedPeriodStart,
                 Version = excluded.Version, UpdatedAt = excluded.UpdatedAt, RollupTimeZone = excluded.RollupTimeZone
-            """, "$org", "$balance", "$overdraft", "$start", "$end", "$closed", "$version", "$now", "$zone");
-        _accountVersion = Prepare("SELECT Version FROM CreditAccounts WHERE OrganizationId = $org", "$org");
-        _upsertUsageRollup = new SqliteStatement(_connection, """
-            INSERT INTO UsageRollups (OrganizationId, HourStart, UserId, Model, Feature, CreditsMillicredits, Calls,
-                InputTokens, KnowledgeTokens, OutputTokens)
-            VALUES ($org, $hour, $user, $model, $feature, $credits, $calls, $in, $kn, $out)
-            ON CONFLICT (OrganizationId, HourStart, UserId, Model, Feature) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
-                OutputTokens = OutputTokens + excluded.OutputTokens
             """);
-        _upsertAgentRollup = new SqliteStatement(_connection, """
-            INSERT INTO AgentRollups (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model, CreditsMillicredits, Calls,
-                LightCreditsMillicredits)
-            VALUES ($org, $hour, $user, $agent, $workflow, $model, $credits, $calls, $light)
-            ON CONFLICT (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+        _versions = Statement("""
+            SELECT a.Version, o.SettingsVersion FROM Organizations o LEFT JOIN CreditAccounts a ON a.OrganizationId = o.Id WHERE o.Id = $org
             """);
-        _upsertRunRollup = Prepare("""
-            INSERT INTO RunRollups (OrganizationId, RunId, UserId, AgentId, WorkflowId, FirstAt, LastAt, CreditsMillicredits, Calls)
-            VALUES ($org, $run, $user, $agent, $workflow, $first, $last, $credits, $calls)
-            ON CONFLICT (OrganizationId, RunId) DO UPDATE SET
-                FirstAt = min(FirstAt, excluded.FirstAt), LastAt = max(LastAt, excluded.LastAt),
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls
-            RETURNING Calls, FirstAt, UserId, AgentId, WorkflowId
-            """, "$org", "$run", "$user", "$agent", "$workflow", "$first", "$last", "$credits", "$calls");
-        _upsertDailyUsage = new SqliteStatement(_connection, """
-            INSERT INTO DailyUsageRollups (OrganizationId, Day, UserId, Model, Feature, CreditsMillicredits, Calls,
-                InputTokens, KnowledgeTokens, OutputTokens)
-            VALUES ($org, $day, $user, $model, $feature, $credits, $calls, $in, $kn, $out)
-            ON CONFLICT (OrganizationId, Day, UserId, Model, Feature) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
-                OutputTokens = OutputTokens + excluded.OutputTokens
+        _settingsVersion = Statement("SELECT SettingsVersion FROM Organizations WHERE Id = $org");
+        _organizationBySlug = Statement("SELECT Id FROM Organizations WHERE Slug = $slug");
+        _organization = Statement("""
+            SELECT Slug, BillingAnchor, Plan, EnterpriseMonthlyCredits, RolloverCapPercent, DefaultMemberCapMillicredits, ScheduledPlan,
+                TimeZone, SettingsVersion
+            FROM Organizations WHERE Id = $org
             """);
-        _upsertDailyModel = new SqliteStatement(_connection, """
-            INSERT INTO DailyModelRollups (OrganizationId, Day, Model, Feature, CreditsMillicredits, Calls, InputTokens,
-                KnowledgeTokens, OutputTokens)
-            VALUES ($org, $day, $model, $feature, $credits, $calls, $in, $kn, $out)
-            ON CONFLICT (OrganizationId, Day, Model, Feature) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
-                OutputTokens = OutputTokens + excluded.OutputTokens
+        _members = Statement("""
+            SELECT m.UserId, u.NormalizedEmail, m.CapMode, m.CapMillicredits
+            FROM Memberships m JOIN AspNetUsers u ON u.Id = m.UserId
+            WHERE m.OrganizationId = $org AND u.NormalizedEmail IS NOT NULL
             """);
-        _upsertDailyMember = new SqliteStatement(_connection, """
-            INSERT INTO DailyMemberRollups (OrganizationId, Day, UserId, CreditsMillicredits, Calls)
-            VALUES ($org, $day, $user, $credits, $calls)
-            ON CONFLICT (OrganizationId, Day, UserId) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls
+        _account = Statement("""
+            SELECT BalanceMillicredits, OverdraftMillicredits, CurrentPeriodStart, LastClosedPeriodStart, Version, RollupTimeZone
+            FROM CreditAccounts WHERE OrganizationId = $org
             """);
-        _upsertDailyAgent = new SqliteStatement(_connection, """
-            INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
-                LightCreditsMillicredits, Runs, RunCreditsMillicredits)
-            VALUES ($org, $day, $user, $agent, $workflow, $credits, $calls, $light, $runs, $runCredits)
-            ON CONFLICT (OrganizationId, Day, UserId, AgentId, WorkflowId) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits,
-                Runs = Runs + excluded.Runs, RunCreditsMillicredits = RunCreditsMillicredits + excluded.RunCreditsMillicredits
+        _grants = Statement("""
+            SELECT Id, Kind, AmountMillicredits, RemainingMillicredits, StartsAt, ExpiresAt, PeriodStart
+            FROM CreditGrants WHERE OrganizationId = $org AND ExpiredAt IS NULL AND RemainingMillicredits > 0
             """);
-        _upsertMeetingRollup = new SqliteStatement(_connection, """
-            INSERT INTO MeetingRollups (OrganizationId, HourStart, UserId, Minutes, Meetings)
-            VALUES ($org, $hour, $user, $minutes, $meetings)
-            ON CONFLICT (OrganizationId, HourStart, UserId) DO UPDATE SET
-                Minutes = Minutes + excluded.Minutes, Meetings = Meetings + excluded.Meetings
+        _usage = Statement("""
+            SELECT UserId, -SUM(AmountMillicredits) FROM LedgerEntries
+            WHERE OrganizationId = $org AND Kind = 'usage' AND OccurredAt >= $start GROUP BY UserId
             """);
-        _insertStorage = Prepare("INSERT INTO StorageSnapshots (OrganizationId, OccurredAt, Bytes, UsageEventId) VALUES ($org, $at, $bytes, $event)",
-            "$org", "$at", "$bytes", "$event");
-        _insertHold = Prepare("""
+        _holds = Statement("""
+            SELECT Id, UserId, EstimateMillicredits, ExpiresAt FROM CreditHolds
+            WHERE OrganizationId = $org AND Status = 'active' AND ExpiresAt > $now
+            """);
+        _nextHoldExpiry = Statement("SELECT MIN(ExpiresAt) FROM CreditHolds WHERE OrganizationId = $org AND Status = 'active'");
+        _expireHolds = Statement("""
+            UPDATE CreditHolds SET Status = 'expired', ResolvedAt = ExpiresAt
+            WHERE OrganizationId = $org AND Status = 'active' AND ExpiresAt <= $now
+            """);
+        _insertHold = Statement("""
             INSERT INTO CreditHolds (Id, OrganizationId, UserId, Feature, Model, EstimateMillicredits, CreatedAt, ExpiresAt, Status)
             VALUES ($id, $org, $user, $feature, $model, $estimate, $now, $expires, 'active')
-            ON CONFLICT (Id) DO NOTHING
-            """, "$id", "$org", "$user", "$feature", "$model", "$estimate", "$now", "$expires");
-        _resolveHold = Prepare("UPDATE CreditHolds SET Status = $status, ResolvedAt = $now WHERE Id = $id AND Status = 'active' AND ($org IS NULL OR OrganizationId = $org)",
-            "$status", "$now", "$id", "$org");
-        _setPlan = Prepare("UPDATE Organizations SET Plan = $plan, ScheduledPlan = NULL WHERE Id = $org", "$plan", "$org");
+            """);
+        _settleHold = Statement("""
+            UPDATE CreditHolds SET Status = 'settled', ResolvedAt = $now
+            WHERE Id = $id AND OrganizationId = $org AND Status = 'active' AND ExpiresAt > $now
+            """);
+        _releaseHold = Statement("""
+            UPDATE CreditHolds SET Status = 'released', ResolvedAt = $now
+            WHERE Id = $id AND Status = 'active' AND ExpiresAt > $now
+            RETURNING OrganizationId
+            """);
+        _setPlan = Statement("UPDATE Organizations SET Plan = $plan, ScheduledPlan = NULL WHERE Id = $org");
+        _setAgreement = Statement("""
+            UPDATE Organizations SET Plan = $plan, ScheduledPlan = NULL, EnterpriseMonthlyCredits = $credits, RolloverCapPercent = $rollover,
+                EnterpriseMembers = $members, EnterpriseStorageGb = $storage, EnterpriseMeetingHours = $hours
+            WHERE Id = $org
+            """);
+        _setScheduledPlan = Statement("UPDATE Organizations SET ScheduledPlan = $plan WHERE Id = $org");
+        _invoiceOfQuote = Statement("SELECT Status, AppliedAt FROM Invoices WHERE OrganizationId = $org AND QuoteId = $quote");
+        _applyInvoice = Statement("""
+            UPDATE Invoices SET AppliedAt = $now WHERE OrganizationId = $org AND QuoteId = $quote AND Status = 'issued' AND AppliedAt IS NULL
+            """);
+        _insertStorage = Statement("INSERT INTO StorageSnapshots (OrganizationId, OccurredAt, Bytes, UsageEventId) VALUES ($org, $at, $bytes, $event)");
+        _dueOrganizations = Statement("""
+            SELECT o.Id FROM Organizations o LEFT JOIN CreditAccounts a ON a.OrganizationId = o.Id
+            WHERE a.OrganizationId IS NULL OR a.CurrentPeriodEnd <= $now
+            UNION SELECT OrganizationId FROM CreditGrants WHERE ExpiredAt IS NULL AND RemainingMillicredits > 0 AND ExpiresAt <= $now
+            UNION SELECT OrganizationId FROM CreditHolds WHERE Status = 'active' AND ExpiresAt <= $now
+            """);
+        _organizationsOfUser = Statement("SELECT OrganizationId FROM Memberships WHERE UserId = $user");
     }
 
-    // ---- transaction ----------------------------------------------------------------------------------------
+    private SqliteStatement Statement(string sql)
+    {
+        var statement = new SqliteStatement(_connection, sql);
+        _statements.Add(statement);
+        return statement;
+    }
+
+    // ---- transaction ----------------------------------------------------------------------------------------------
 
     public void Begin(DateTime now)
     {
         _hooks?.At(WriterPoint.Begin);
         Now = now;
-        _begin.ExecuteNonQuery();
+        _begin.Execute();
         _inTransaction = true;
     }
 
-    /// <summary>Writes what the batch accumulated (grants, accounts, rollups), commits, then publishes to the view.</summary>
+    /// <summary>
+    /// Writes what the transaction accumulated (ledger entries, grants, accounts, rollups), checks LEDGER.md's invariants of
+    /// every book it touched, and commits. Nothing after the COMMIT statement may undo it: the writer answers its callers
+    /// once this returns, whatever <see cref="Publish"/> does.
+    /// </summary>
     internal void Commit(IReadOnlyList<IngestWriter.WriterItem> items)
     {
         Flush();
+        foreach (var book in _touched)
+            if (book.Violation(Now) is { } broken) throw new LedgerInvariantException(book.OrganizationId, broken);
         _hooks?.At(WriterPoint.BeforeCommit);
-        _commit.ExecuteNonQuery();
+        _commit.Execute();
         _inTransaction = false;
         _hooks?.Committed(items.Select(i => new WriterItemInfo(i.Id, i.Label, i.Caller, i.Result)).ToList(),
-            _touched.Select(b => b.OrganizationId).Distinct().ToList());
-        _hooks?.At(WriterPoint.AfterCommit);
+            _touched.Select(b => b.OrganizationId).ToList());
+    }
+
+    /// <summary>After the commit: the view takes the new state of every book touched, and holds settled, released or placed.</summary>
+    public void Publish()
+    {
         foreach (var book in _touched)
         {
             _hooks?.At(WriterPoint.Publish);
-            _view.Publish(book, _settledHolds.TryGetValue(book.OrganizationId, out var settled) ? settled : []);
+            _view.Publish(book, _resolvedHolds.Remove(book.OrganizationId, out var resolved) ? resolved : []);
         }
-        ResetBatch();
+        foreach (var (organizationId, resolved) in _resolvedHolds) _view.Find(organizationId)?.RemoveHolds(resolved);
+        foreach (var hold in _insertedHolds) _view.Find(hold.OrganizationId)?.KeepHold(hold);
+        ResetTransaction();
     }
 
-    /// <summary>Rolls back and forgets every book the batch touched: the next use reloads them from the database.</summary>
+    /// <summary>
+    /// Publishing failed after a commit: the view of every touched organization may be stale, so it is dropped with the
+    /// books, and the next use loads both from the database. Nothing committed is ever run again.
+    /// </summary>
+    public void Unpublished()
+    {
+        var organizations = _touched.Select(b => b.OrganizationId).Concat(_resolvedHolds.Keys).Concat(_insertedHolds.Select(h => h.OrganizationId));
+        foreach (var organizationId in organizations.Distinct().ToList())
+        {
+            Forget(organizationId);
+            _view.Forget(organizationId);
+        }
+        ResetTransaction();
+    }
+
+    /// <summary>Rolls back and forgets every book the transaction touched: the next use reloads them from the database.</summary>
     public void Rollback()
     {
         if (_inTransaction)
         {
-            try { _rollback.ExecuteNonQuery(); } catch (SqliteException) { /* no transaction left to roll back */ }
+            try { _rollback.Execute(); } catch (SqliteException) { /* no transaction left to roll back */ }
             _inTransaction = false;
         }
         foreach (var book in _touched) Forget(book.OrganizationId);
-        ResetBatch();
+        ResetTransaction();
     }
 
-    public void Forget(int organizationId)
+    private void Forget(int organizationId)
     {
         if (_books.Remove(organizationId, out var book)) _orgIdsBySlug.Remove(book.Slug);
     }
 
-    private void ResetBatch()
+    private void ResetTransaction()
     {
         _ledger.Clear();
         _touched.Clear();
-        _checked.Clear();
+        _opening.Clear();
         _advanced.Clear();
-        _membersReloaded.Clear();
+        _moved.Clear();
         _expired.Clear();
-        _settledHolds.Clear();
-        _usageRollups.Clear();
-        _agentRollups.Clear();
-        _runRollups.Clear();
-        _meetingRollups.Clear();
-        _dailyUsage.Clear();
-        _dailyModels.Clear();
-        _dailyMembers.Clear();
-        _dailyAgents.Clear();
+        _resolvedHolds.Clear();
+        _insertedHolds.Clear();
+        _rollups.Clear();
     }
 
     private void Flush()
@@ -240,370 +274,47 @@ internal sealed class LedgerStore : IDisposable
         _hooks?.At(WriterPoint.Statement);
         foreach (var grant in _touched.SelectMany(b => b.Grants).Where(g => g.Dirty).Concat(_expired).Distinct())
         {
-            Run(_updateGrant, grant.Remaining, grant.ExpiredAt, grant.Id);
+            _updateGrant.Bind(grant.Remaining).Bind(grant.ExpiredAt).Bind(grant.Id).Execute();
             grant.Dirty = false;
         }
         foreach (var book in _touched)
         {
             book.Version++;
-            Run(_upsertAccount, book.OrganizationId, book.Balance, book.Overdraft, book.Period.Start, book.Period.End,
-                book.LastClosedPeriodStart, book.Version, Now, book.Zone.Id);
+            _upsertAccount.Bind(book.OrganizationId).Bind(book.Balance).Bind(book.Overdraft).Bind(book.Period.Start).Bind(book.Period.End)
+                .Bind(book.LastClosedPeriodStart).Bind(book.Version).Bind(Now).Bind(book.Zone.Id).Execute();
         }
         _hooks?.At(WriterPoint.Statement);
-        foreach (var r in _usageRollups.Values)
-        {
-            _upsertUsageRollup.Bind(r.OrganizationId).Bind(r.HourStart).Bind(r.UserId).Bind(r.Model).Bind(r.Feature)
-                .Bind(r.CreditsMillicredits).Bind(r.Calls).Bind(r.InputTokens).Bind(r.KnowledgeTokens)
-                .Bind(r.OutputTokens).Execute();
-            var day = DayOf(r.OrganizationId, r.HourStart);
-            Accumulate(_dailyUsage, (r.OrganizationId, day, r.UserId, r.Model, r.Feature),
-                () => new DailyUsageRollup { OrganizationId = r.OrganizationId, Day = day, UserId = r.UserId, Model = r.Model, Feature = r.Feature },
-                d =>
-                {
-                    d.CreditsMillicredits += r.CreditsMillicredits; d.Calls += r.Calls;
-                    d.InputTokens += r.InputTokens; d.KnowledgeTokens += r.KnowledgeTokens; d.OutputTokens += r.OutputTokens;
-                });
-            Accumulate(_dailyModels, (r.OrganizationId, day, r.Model, r.Feature),
-                () => new DailyModelRollup { OrganizationId = r.OrganizationId, Day = day, Model = r.Model, Feature = r.Feature },
-                d =>
-                {
-                    d.CreditsMillicredits += r.CreditsMillicredits; d.Calls += r.Calls;
-                    d.InputTokens += r.InputTokens; d.KnowledgeTokens += r.KnowledgeTokens; d.OutputTokens += r.OutputTokens;
-                });
-            Accumulate(_dailyMembers, (r.OrganizationId, day, r.UserId),
-                () => new DailyMemberRollup { OrganizationId = r.OrganizationId, Day = day, UserId = r.UserId },
-                d => { d.CreditsMillicredits += r.CreditsMillicredits; d.Calls += r.Calls; });
-        }
-        foreach (var r in _agentRollups.Values)
-        {
-            _upsertAgentRollup.Bind(r.OrganizationId).Bind(r.HourStart).Bind(r.UserId).Bind(r.AgentId).Bind(r.WorkflowId)
-                .Bind(r.Model).Bind(r.CreditsMillicredits).Bind(r.Calls).Bind(r.LightCreditsMillicredits).Execute();
-            DailyAgent(r.OrganizationId, DayOf(r.OrganizationId, r.HourStart), r.UserId, r.AgentId, r.WorkflowId,
-                d => { d.CreditsMillicredits += r.CreditsMillicredits; d.Calls += r.Calls; d.LightCreditsMillicredits += r.LightCreditsMillicredits; });
-        }
-        foreach (var r in _runRollups.Values)
-        {
-            // A run counts on the day it started, with all its credits (as the hourly reading of RunRollups counts it).
-            // Its stored first event, member and agent decide, so later events of the run add to that same day's row.
-            using var run = Reader(_upsertRunRollup, r.OrganizationId, r.RunId, r.UserId, r.AgentId, r.WorkflowId, r.FirstAt, r.LastAt,
-                r.CreditsMillicredits, r.Calls);
-            run.Read();
-            var isNew = run.GetInt64(0) == r.Calls;
-            DailyAgent(r.OrganizationId, DayOf(r.OrganizationId, Hour(Utc(run.GetDateTime(1)))), run.GetString(2), run.GetString(3),
-                run.GetString(4), d => { d.Runs += isNew ? 1 : 0; d.RunCreditsMillicredits += r.CreditsMillicredits; });
-        }
-        foreach (var r in _meetingRollups.Values)
-            _upsertMeetingRollup.Bind(r.OrganizationId).Bind(r.HourStart).Bind(r.UserId).Bind(r.Minutes)
-                .Bind(r.Meetings).Execute();
-        foreach (var d in _dailyUsage.Values)
-            _upsertDailyUsage.Bind(d.OrganizationId).Bind(d.Day).Bind(d.UserId).Bind(d.Model).Bind(d.Feature)
-                .Bind(d.CreditsMillicredits).Bind(d.Calls).Bind(d.InputTokens).Bind(d.KnowledgeTokens)
-                .Bind(d.OutputTokens).Execute();
-        foreach (var d in _dailyModels.Values)
-            _upsertDailyModel.Bind(d.OrganizationId).Bind(d.Day).Bind(d.Model).Bind(d.Feature).Bind(d.CreditsMillicredits)
-                .Bind(d.Calls).Bind(d.InputTokens).Bind(d.KnowledgeTokens).Bind(d.OutputTokens).Execute();
-        foreach (var d in _dailyMembers.Values)
-            _upsertDailyMember.Bind(d.OrganizationId).Bind(d.Day).Bind(d.UserId).Bind(d.CreditsMillicredits)
-                .Bind(d.Calls).Execute();
-        foreach (var d in _dailyAgents.Values)
-            _upsertDailyAgent.Bind(d.OrganizationId).Bind(d.Day).Bind(d.UserId).Bind(d.AgentId).Bind(d.WorkflowId)
-                .Bind(d.CreditsMillicredits).Bind(d.Calls).Bind(d.LightCreditsMillicredits).Bind(d.Runs)
-                .Bind(d.RunCreditsMillicredits).Execute();
+        _rollups.Flush(id => _books.TryGetValue(id, out var book) ? book.Zone : TimeZoneInfo.Utc);
     }
 
-    private DateOnly DayOf(int organizationId, DateTime hourStart) =>
-        LocalDays.Of(hourStart, _books.TryGetValue(organizationId, out var book) ? book.Zone : TimeZoneInfo.Utc);
-
-    private void DailyAgent(int organizationId, DateOnly day, string userId, string agentId, string workflowId, Action<DailyAgentRollup> add) =>
-        Accumulate(_dailyAgents, (organizationId, day, userId, agentId, workflowId),
-            () => new DailyAgentRollup { OrganizationId = organizationId, Day = day, UserId = userId, AgentId = agentId, WorkflowId = workflowId },
-            add);
-
-    // ---- books ------------------------------------------------------------------------------------------------
-
-    /// <summary>The organization's book, loaded (and its account opened) when needed, with due periods closed.</summary>
-    public CreditBook? Book(string slug)
+    /// <summary>Marks the book as part of this transaction (published after it), remembering its balance before it.</summary>
+    private void Touch(CreditBook book)
     {
-        if (!_orgIdsBySlug.TryGetValue(slug, out var id))
-        {
-            var found = Scalar("SELECT Id FROM Organizations WHERE Slug = $slug", ("$slug", slug));
-            if (found is null) return null;
-            id = Convert.ToInt32(found);
-        }
-        return Book(id);
+        if (_opening.TryAdd(book.OrganizationId, book.Balance)) _touched.Add(book);
     }
 
-    public CreditBook? Book(int organizationId)
-    {
-        if (_books.TryGetValue(organizationId, out var book) && _checked.Add(organizationId))
-        {
-            // Another writer (a second portal instance, a test) may have moved the account: re-read if so.
-            var version = Run(_accountVersion, organizationId) is { } v and not DBNull ? Convert.ToInt64(v) : -1;
-            if (version != book.Version)
-            {
-                Forget(organizationId);
-                book = null;
-            }
-        }
-        else if (book is null)
-        {
-            _checked.Add(organizationId);
-        }
-        book ??= Load(organizationId);
-        if (book is null) return null;
-        _touched.Add(book);
-        if (_advanced.Add(organizationId)) Advance(book);
-        return book;
-    }
+    // ---- ledger entries ---------------------------------------------------------------------------------------------
 
-    /// <summary>Loads the book (opening the account with its first allowance if it has none) without closing periods.</summary>
-    public CreditBook? Open(int organizationId)
-    {
-        if (_books.TryGetValue(organizationId, out var cached)) return cached;
-        _checked.Add(organizationId);
-        return Load(organizationId);
-    }
-
-    private CreditBook? Load(int organizationId)
-    {
-        FlushLedger(); // the book's usage this period is read from the ledger
-        CreditBook book;
-        using (var reader = Reader("""
-            SELECT Slug, Plan, BillingAnchor, EnterpriseMonthlyCredits, RolloverCapPercent, DefaultMemberCapMillicredits, ScheduledPlan,
-                TimeZone
-            FROM Organizations WHERE Id = $org
-            """, ("$org", organizationId)))
-        {
-            if (!reader.Read()) return null;
-            book = new CreditBook
-            {
-                OrganizationId = organizationId,
-                Slug = reader.GetString(0),
-                Plan = reader.GetString(1),
-                Anchor = Utc(reader.GetDateTime(2)),
-                EnterpriseMonthlyCredits = reader.IsDBNull(3) ? null : reader.GetInt64(3),
-                RolloverCapPercent = reader.IsDBNull(4) ? null : reader.GetInt32(4),
-                DefaultCapMillicredits = reader.IsDBNull(5) ? null : reader.GetInt64(5),
-                ScheduledPlan = reader.IsDBNull(6) ? null : reader.GetString(6),
-                Zone = TimeZoneInfo.TryFindSystemTimeZoneById(reader.GetString(7), out var zone) ? zone : TimeZoneInfo.Utc,
-            };
-        }
-        LoadMembers(book);
-
-        var opened = false;
-        string? rollupZone = null;
-        using (var reader = Reader("""
-            SELECT BalanceMillicredits, OverdraftMillicredits, CurrentPeriodStart, LastClosedPeriodStart, Version, RollupTimeZone
-            FROM CreditAccounts WHERE OrganizationId = $org
-            """, ("$org", organizationId)))
-        {
-            if (reader.Read())
-            {
-                opened = true;
-                book.Balance = reader.GetInt64(0);
-                book.Overdraft = reader.GetInt64(1);
-                book.Period = BillingPeriods.Starting(book.Anchor, Utc(reader.GetDateTime(2)));
-                book.LastClosedPeriodStart = reader.IsDBNull(3) ? null : Utc(reader.GetDateTime(3));
-                book.Version = reader.GetInt64(4);
-                rollupZone = reader.IsDBNull(5) ? null : reader.GetString(5);
-            }
-        }
-        _books[organizationId] = book;
-        _orgIdsBySlug[book.Slug] = organizationId;
-        _touched.Add(book);
-        if (!opened)
-        {
-            // The first period starts at the anchor; its allowance is the account's first grant.
-            var first = BillingPeriods.Period(book.Anchor, 0);
-            book.StartPeriod(first, AllowanceOf(book));
-            AddGrant(book, GrantKinds.MonthlyAllowance, book.Allowance, book.Anchor, first.End, first.Start,
-                $"{book.Plan} monthly allowance", null, LedgerKinds.Grant, book.Anchor);
-            return book;
-        }
-
-        book.StartPeriod(book.Period, AllowanceOf(book));
-        // The time zone changed (or the daily rollups were never built): re-key them before anything is added to them.
-        if (rollupZone != book.Zone.Id) RebuildDailyRollups(book.OrganizationId, book.Zone);
-        using (var reader = Reader("""
-            SELECT Id, Kind, AmountMillicredits, RemainingMillicredits, StartsAt, ExpiresAt, PeriodStart
-            FROM CreditGrants WHERE OrganizationId = $org AND ExpiredAt IS NULL AND RemainingMillicredits > 0
-            """, ("$org", organizationId)))
-        {
-            while (reader.Read())
-                book.AddGrant(new GrantState
-                {
-                    Id = reader.GetInt64(0),
-                    Kind = reader.GetString(1),
-                    Amount = reader.GetInt64(2),
-                    Remaining = reader.GetInt64(3),
-                    StartsAt = Utc(reader.GetDateTime(4)),
-                    ExpiresAt = reader.IsDBNull(5) ? null : Utc(reader.GetDateTime(5)),
-                    PeriodStart = reader.IsDBNull(6) ? null : Utc(reader.GetDateTime(6)),
-                });
-        }
-        using (var reader = Reader("""
-            SELECT UserId, -SUM(AmountMillicredits) FROM LedgerEntries
-            WHERE OrganizationId = $org AND Kind = 'usage' AND OccurredAt >= $start GROUP BY UserId
-            """, ("$org", organizationId), ("$start", book.Period.Start)))
-        {
-            while (reader.Read()) book.AddUsage(reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetInt64(1));
-        }
-        using (var reader = Reader("""
-            SELECT Id, UserId, EstimateMillicredits, ExpiresAt FROM CreditHolds
-            WHERE OrganizationId = $org AND Status = 'active' AND ExpiresAt > $now
-            """, ("$org", organizationId), ("$now", Now)))
-        {
-            while (reader.Read())
-                book.LoadedHolds.Add(new CreditHold
-                {
-                    Id = reader.GetString(0), OrganizationId = organizationId, UserId = reader.GetString(1),
-                    EstimateMillicredits = reader.GetInt64(2), ExpiresAt = Utc(reader.GetDateTime(3)),
-                });
-        }
-        return book;
-    }
-
-    private void LoadMembers(CreditBook book)
-    {
-        var members = new List<MemberInfo>();
-        using var reader = Reader("""
-            SELECT m.UserId, u.NormalizedEmail, m.CapMode, m.CapMillicredits
-            FROM Memberships m JOIN AspNetUsers u ON u.Id = m.UserId
-            WHERE m.OrganizationId = $org AND u.NormalizedEmail IS NOT NULL
-            """, ("$org", book.OrganizationId));
-        while (reader.Read())
-        {
-            var mode = Enum.Parse<MemberCapMode>(reader.GetString(2));
-            long? cap = mode switch
-            {
-                MemberCapMode.Custom => reader.IsDBNull(3) ? null : reader.GetInt64(3),
-                MemberCapMode.Unlimited => null,
-                _ => book.DefaultCapMillicredits,
-            };
-            members.Add(new MemberInfo(reader.GetString(0), reader.GetString(1), cap));
-        }
-        book.SetMembers(members);
-    }
-
-    public MemberInfo? Member(CreditBook book, string normalizedEmail)
-    {
-        if (book.MembersByEmail.TryGetValue(normalizedEmail, out var member)) return member;
-        // Someone may have joined since the book was loaded: look once per batch before refusing.
-        if (!_membersReloaded.Add(book.OrganizationId)) return null;
-        LoadMembers(book);
-        return book.MembersByEmail.GetValueOrDefault(normalizedEmail);
-    }
-
-    private long AllowanceOf(CreditBook book) => _plans.MonthlyAllowanceMillicredits(book.Plan, book.EnterpriseMonthlyCredits);
-
-    // ---- periods and grants -----------------------------------------------------------------------------------
-
-    /// <summary>Closes every period that ended by <see cref="Now"/>, month by month, and expires grants whose time passed.</summary>
-    public void Advance(CreditBook book)
-    {
-        while (book.Period.End <= Now)
-        {
-            ExpireGrants(book, g => g < book.Period.End);
-            ClosePeriod(book);
-        }
-        ExpireGrants(book, g => g <= Now);
-    }
-
-    private void ExpireGrants(CreditBook book, Func<DateTime, bool> due)
-    {
-        foreach (var grant in book.Grants.Where(g => g.ExpiresAt is { } at && due(at)).ToList())
-        {
-            var at = grant.ExpiresAt!.Value;
-            var amount = book.Expire(grant);
-            grant.ExpiredAt = at;
-            _expired.Add(grant);
-            if (amount > 0)
-                Ledger(book, LedgerKinds.Expiry, -amount, at, grant.Id, null, null, $"{GrantKinds.Describe(grant.Kind)} expired");
-        }
-    }
-
-    /// <summary>
-    /// SPEC §3.3: what is left of the allowance expires; on an Enterprise agreement with rollover up to the cap
-    /// carries over; the new period's allowance is granted (paying any overdraft first). The allowance's unique
-    /// (organization, period start) index makes a second close of the same period fail instead of granting twice.
-    /// </summary>
-    private void ClosePeriod(CreditBook book)
-    {
-        var closing = book.Period;
-        var left = book.Grants.Where(g => g.Kind == GrantKinds.MonthlyAllowance && g.PeriodStart == closing.Start).Sum(g => g.Remaining);
-        var closingAllowance = book.Allowance;
-        ExpireGrants(book, g => g <= closing.End);
-
-        if (book.ScheduledPlan is { } scheduled && _plans.Find(scheduled) is not null)
-        {
-            book.Plan = scheduled;
-            book.ScheduledPlan = null;
-            Run(_setPlan, scheduled, book.OrganizationId);
-        }
-        var next = BillingPeriods.Period(book.Anchor, closing.Index + 1);
-        var isEnterprise = string.Equals(book.Plan, PlanCatalog.Enterprise, StringComparison.OrdinalIgnoreCase);
-        book.LastClosedPeriodStart = closing.Start;
-        book.StartPeriod(next, AllowanceOf(book));
-        if (isEnterprise && book.RolloverCapPercent is > 0 and var percent && left > 0)
-        {
-            var carry = Math.Min(left, closingAllowance * percent / 100);
-            if (carry > 0)
-                AddGrant(book, GrantKinds.Rollover, carry, closing.End, next.End, null,
-                    $"Rollover of unused allowance (up to {percent}%)", null, LedgerKinds.Rollover, closing.End);
-        }
-        AddGrant(book, GrantKinds.MonthlyAllowance, book.Allowance, closing.End, next.End, next.Start,
-            $"{book.Plan} monthly allowance", null, LedgerKinds.Grant, closing.End);
-    }
-
-    /// <summary>Moves the organization to another plan now (an upgrade): the allowance shown from here on is the new
-    /// plan's, and any scheduled downgrade is dropped.</summary>
-    public void ChangePlanNow(CreditBook book, string plan)
-    {
-        book.Plan = plan;
-        book.ScheduledPlan = null;
-        book.Allowance = AllowanceOf(book);
-        Run(_setPlan, plan, book.OrganizationId);
-    }
-
-    /// <summary>Adds a grant (positive) or a negative adjustment, with its ledger entry. Returns the grant's id.</summary>
-    public long AddGrant(CreditBook book, string kind, long amount, DateTime startsAt, DateTime? expiresAt, DateTime? periodStart,
-        string? reason, string? createdBy, string ledgerKind, DateTime at)
-    {
-        if (amount >= 0)
-        {
-            var remaining = amount - Math.Min(book.Overdraft, amount);
-            var id = Convert.ToInt64(Run(_insertGrant, book.OrganizationId, kind, amount, remaining, startsAt, expiresAt, periodStart,
-                reason, createdBy, Now));
-            _hooks?.At(WriterPoint.Statement);
-            book.Credit(new GrantState
-            {
-                Id = id, Kind = kind, Amount = amount, StartsAt = startsAt, ExpiresAt = expiresAt, PeriodStart = periodStart,
-            });
-            Ledger(book, ledgerKind, amount, at, id, null, createdBy, reason);
-            return id;
-        }
-        // A negative adjustment takes credits away like usage does (soonest-expiring first, then overdraft).
-        var adjustmentId = Convert.ToInt64(Run(_insertGrant, book.OrganizationId, kind, amount, 0L, startsAt, expiresAt, periodStart,
-            reason, createdBy, Now));
-        book.Debit(-amount, Now);
-        Ledger(book, ledgerKind, amount, at, adjustmentId, null, createdBy, reason);
-        return adjustmentId;
-    }
-
-    /// <summary>A ledger entry waiting for the batch's flush, in the order the movements happened.</summary>
+    /// <summary>A ledger entry waiting for the transaction's flush, in the order the movements happened.</summary>
     private readonly record struct LedgerRow(int OrganizationId, string Kind, long Amount, long BalanceAfter, DateTime At, long? GrantId,
         long? EventId, string? UserId, string? Description);
 
-    private const string LedgerValues = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    private const int LedgerChunk = 32;
-    private readonly List<LedgerRow> _ledger = [];
-
-    private void Ledger(CreditBook book, string kind, long amount, DateTime at, long? grantId, long? eventId, string? userId, string? description) =>
+    /// <summary>
+    /// Appends an entry. Paired assertion (LEDGER.md): the balance the entry records after it must be the balance before the
+    /// transaction plus every entry of the transaction so far.
+    /// </summary>
+    private void Ledger(CreditBook book, string kind, long amount, DateTime at, long? grantId, long? eventId, string? userId, string? description)
+    {
+        var moved = _moved[book.OrganizationId] = _moved.GetValueOrDefault(book.OrganizationId) + amount;
+        if (_opening[book.OrganizationId] + moved != book.Balance)
+            throw new LedgerInvariantException(book.OrganizationId,
+                $"entry '{kind}' {amount} leaves the balance at {book.Balance}, the entries say {_opening[book.OrganizationId] + moved}");
         _ledger.Add(new LedgerRow(book.OrganizationId, kind, amount, book.Balance, at, grantId, eventId, userId, description));
+    }
 
     /// <summary>
-    /// Writes the buffered ledger entries in order, <see cref="LedgerChunk"/> rows per statement: one statement per
-    /// entry cost the writer more in statement overhead than in SQLite's row work. Ids keep the order of the movements.
+    /// Writes the buffered ledger entries in order, <see cref="LedgerChunk"/> rows per statement: one statement per entry
+    /// cost the writer more in statement overhead than in SQLite's row work. Ids keep the order of the movements.
     /// </summary>
     private void FlushLedger()
     {
@@ -621,7 +332,6 @@ internal sealed class LedgerStore : IDisposable
         statement.Bind(e.OrganizationId).Bind(e.Kind).Bind(e.Amount).Bind(e.BalanceAfter).Bind(e.At).Bind(e.GrantId).Bind(e.EventId)
             .Bind(e.UserId).Bind(e.Description);
 
-
     // ---- usage --------------------------------------------------------------------------------------------------
 
     /// <summary>Records one prepared event exactly once: the unique (organization, id) index decides, the hash tells
@@ -633,26 +343,22 @@ internal sealed class LedgerStore : IDisposable
 
         MemberInfo? member = null;
         string? failure = null;
-        if (e.NormalizedUser is { } email && (member = Member(book, email)) is null) failure = UsageErrors.UnknownMember;
+        if (e.NormalizedUser is { } email && (member = book.MembersByEmail.GetValueOrDefault(email)) is null) failure = UsageErrors.UnknownMember;
         if (failure is null && !e.Price.Ok) failure = e.Price.Error;
 
         long? eventId = null;
         if (failure is null)
-        {
-            var credits = e.Price.Millicredits;
             eventId = _insertEvent.Bind(book.OrganizationId).Bind(e.Id).Bind(e.ContentHash).Bind(e.Type).Bind(member?.UserId)
                 .Bind(e.OccurredAt).Bind(e.Feature).Bind(e.Model).Bind(e.InputTokens).Bind(e.KnowledgeTokens).Bind(e.OutputTokens)
                 .Bind(e.Capabilities.Count == 0 ? null : string.Join(',', e.Capabilities)).Bind(e.AgentId).Bind(e.WorkflowId)
-                .Bind(e.RunId).Bind(e.HoldId).Bind(e.Minutes).Bind(e.Bytes).Bind(credits).Bind(Now).ExecuteInsert();
-        }
+                .Bind(e.RunId).Bind(e.HoldId).Bind(e.Minutes).Bind(e.Bytes).Bind(e.Price.Millicredits).Bind(Now).ExecuteInsert();
         _hooks?.At(WriterPoint.Statement);
         if (eventId is null)
         {
-            using var reader = Reader(_findEvent, book.OrganizationId, e.Id);
-            if (!reader.Read()) return UsageResult.Rejected(e.Id, failure ?? UsageErrors.Conflict);
-            var hash = (byte[])reader.GetValue(0);
-            return hash.AsSpan().SequenceEqual(e.ContentHash)
-                ? new UsageResult(e.Id, UsageStatuses.Duplicate, reader.GetInt64(1), null)
+            using var found = _findEvent.Bind(book.OrganizationId).Bind(e.Id).Query();
+            if (!found.Read()) return UsageResult.Rejected(e.Id, failure ?? UsageErrors.Conflict);
+            return found.GetBytes(0).AsSpan().SequenceEqual(e.ContentHash)
+                ? new UsageResult(e.Id, UsageStatuses.Duplicate, found.GetInt64(1), null)
                 : UsageResult.Rejected(e.Id, UsageErrors.Conflict);
         }
 
@@ -662,12 +368,10 @@ internal sealed class LedgerStore : IDisposable
                 Charge(book, e, member!, eventId.Value);
                 break;
             case UsageTypes.Meeting:
-                Accumulate(_meetingRollups, (book.OrganizationId, Hour(e.OccurredAt), member!.UserId),
-                    () => new MeetingRollup { OrganizationId = book.OrganizationId, HourStart = Hour(e.OccurredAt), UserId = member.UserId },
-                    r => { r.Minutes += e.Minutes!.Value; r.Meetings++; });
+                _rollups.AddMeeting(book.OrganizationId, e.OccurredAt, member!.UserId, e.Minutes!.Value);
                 break;
             default:
-                Run(_insertStorage, book.OrganizationId, e.OccurredAt, e.Bytes!.Value, eventId.Value);
+                _insertStorage.Bind(book.OrganizationId).Bind(e.OccurredAt).Bind(e.Bytes!.Value).Bind(eventId.Value).Execute();
                 break;
         }
         return new UsageResult(e.Id, UsageStatuses.Recorded, e.Price.Millicredits, null);
@@ -685,206 +389,393 @@ internal sealed class LedgerStore : IDisposable
             foreach (var draw in draws) _insertDraw.Bind(eventId).Bind(draw.Grant?.Id).Bind(draw.Amount).Execute();
         Ledger(book, LedgerKinds.Usage, -credits, Now, single?.Id, eventId, member.UserId, null);
         book.AddUsage(member.UserId, credits);
+        _rollups.AddCall(book.OrganizationId, e, member.UserId, credits);
+        // The call settles its hold: the actual credits are debited above, the reservation ends (if it still held).
+        if (e.HoldId is { } holdId && _settleHold.Bind(Now).Bind(holdId).Bind(book.OrganizationId).ExecuteNonQuery() == 1)
+            Resolved(book.OrganizationId, holdId);
+    }
 
-        var hour = Hour(e.OccurredAt);
-        var org = book.OrganizationId;
-        Accumulate(_usageRollups, (org, hour, member.UserId, e.Model!, e.Feature!),
-            () => new UsageRollup { OrganizationId = org, HourStart = hour, UserId = member.UserId, Model = e.Model!, Feature = e.Feature! },
-            r =>
-            {
-                r.CreditsMillicredits += credits; r.Calls++;
-                r.InputTokens += e.InputTokens; r.KnowledgeTokens += e.KnowledgeTokens; r.OutputTokens += e.OutputTokens;
-            });
-        if (e.AgentId is not null || e.WorkflowId is not null)
-            Accumulate(_agentRollups, (org, hour, member.UserId, e.AgentId ?? "", e.WorkflowId ?? "", e.Model!),
-                () => new AgentRollup { OrganizationId = org, HourStart = hour, UserId = member.UserId, AgentId = e.AgentId ?? "", WorkflowId = e.WorkflowId ?? "", Model = e.Model! },
-                r => { r.CreditsMillicredits += credits; r.Calls++; r.LightCreditsMillicredits += e.Price.OnLighterModel; });
-        if (e.RunId is not null)
-            Accumulate(_runRollups, (org, e.RunId),
-                () => new RunRollup { OrganizationId = org, RunId = e.RunId, UserId = member.UserId, AgentId = e.AgentId ?? "", WorkflowId = e.WorkflowId ?? "", FirstAt = e.OccurredAt, LastAt = e.OccurredAt },
-                r =>
-                {
-                    r.CreditsMillicredits += credits; r.Calls++;
-                    if (e.OccurredAt < r.FirstAt) r.FirstAt = e.OccurredAt;
-                    if (e.OccurredAt > r.LastAt) r.LastAt = e.OccurredAt;
-                });
-        if (e.HoldId is { } holdId)
+    // ---- books --------------------------------------------------------------------------------------------------
+
+    /// <summary>The organization's book, current with the database and with its due periods closed; null if it doesn't exist.</summary>
+    public CreditBook? Book(string slug)
+    {
+        if (!_orgIdsBySlug.TryGetValue(slug, out var id))
         {
-            Run(_resolveHold, HoldStatuses.Settled, Now, holdId, org);
-            if (!_settledHolds.TryGetValue(org, out var settled)) _settledHolds[org] = settled = [];
-            settled.Add(holdId);
+            using var rows = _organizationBySlug.Bind(slug).Query();
+            if (!rows.Read()) return null;
+            id = rows.GetInt32(0);
+        }
+        return Book(id);
+    }
+
+    public CreditBook? Book(int organizationId)
+    {
+        var book = Current(organizationId);
+        if (book is not null && _advanced.Add(organizationId)) Advance(book);
+        return book;
+    }
+
+    /// <summary>Loads the book (opening the account with its first allowance if it has none) without closing periods.</summary>
+    public CreditBook? Open(int organizationId) => Current(organizationId);
+
+    /// <summary>
+    /// The book as this transaction uses it. At its first touch in a transaction the cached book is used only if the
+    /// database says it is current (the write lock, BEGIN IMMEDIATE, is held from here to COMMIT, so nobody moves the account
+    /// in between); after that it is never replaced until the transaction ends.
+    /// </summary>
+    private CreditBook? Current(int organizationId)
+    {
+        if (_opening.ContainsKey(organizationId)) return _books[organizationId];
+        long? accountVersion;
+        long settingsVersion;
+        using (var versions = _versions.Bind(organizationId).Query())
+        {
+            if (!versions.Read())
+            {
+                Forget(organizationId);
+                return null;
+            }
+            accountVersion = versions.GetInt64OrNull(0);
+            settingsVersion = versions.GetInt64(1);
+        }
+        if (_books.TryGetValue(organizationId, out var book))
+        {
+            if (accountVersion != book.Version)
+            {
+                Forget(organizationId); // another writer (a second process, the demo seeder) moved the account
+                book = null;
+            }
+            else if (settingsVersion != book.SettingsVersion)
+            {
+                RefreshSettings(book);
+            }
+        }
+        book ??= Load(organizationId);
+        if (book is not null) Touch(book);
+        return book;
+    }
+
+    /// <summary>
+    /// Settings or members changed (an admin, a member leaving, an e-mail change): read them again into the book, in place —
+    /// the book's money is never replaced here — and publish them with the transaction.
+    /// </summary>
+    public CreditBook? Refresh(int organizationId)
+    {
+        var book = Book(organizationId);
+        if (book is null) return null;
+        using (var version = _settingsVersion.Bind(organizationId).Query())
+            if (version.Read() && version.GetInt64(0) != book.SettingsVersion)
+                RefreshSettings(book);
+        return book;
+    }
+
+    /// <summary>Every organization whose members include this person, by the database or by what the engine holds.</summary>
+    public List<int> OrganizationsOf(string userId)
+    {
+        var ids = _books.Values.Where(b => b.HasMember(userId)).Select(b => b.OrganizationId).ToHashSet();
+        using (var rows = _organizationsOfUser.Bind(userId).Query())
+            while (rows.Read()) ids.Add(rows.GetInt32(0));
+        ids.UnionWith(_view.OrganizationsWithMember(userId));
+        return ids.Order().ToList();
+    }
+
+    private void RefreshSettings(CreditBook book)
+    {
+        var zone = book.Zone;
+        ReadSettings(book);
+        // The daily rollups are keyed by local days: re-key them in the new zone before anything is added to them.
+        if (zone.Id != book.Zone.Id) _rollups.Rebuild(book.OrganizationId, book.Zone);
+        Touch(book);
+    }
+
+    /// <summary>Reads the organization's settings and members into the book; false when the organization is gone.</summary>
+    private bool ReadSettings(CreditBook book)
+    {
+        using (var rows = _organization.Bind(book.OrganizationId).Query())
+        {
+            if (!rows.Read()) return false;
+            book.Plan = rows.GetString(2);
+            book.EnterpriseMonthlyCredits = rows.GetInt64OrNull(3);
+            book.RolloverCapPercent = rows.GetInt32OrNull(4);
+            book.DefaultCapMillicredits = rows.GetInt64OrNull(5);
+            book.ScheduledPlan = rows.GetStringOrNull(6);
+            book.Zone = TimeZoneInfo.TryFindSystemTimeZoneById(rows.GetString(7), out var zone) ? zone : TimeZoneInfo.Utc;
+            book.SettingsVersion = rows.GetInt64(8);
+        }
+        var members = new List<MemberInfo>();
+        using (var rows = _members.Bind(book.OrganizationId).Query())
+            while (rows.Read())
+            {
+                long? cap = Enum.Parse<MemberCapMode>(rows.GetString(2)) switch
+                {
+                    MemberCapMode.Custom => rows.GetInt64OrNull(3),
+                    MemberCapMode.Unlimited => null,
+                    _ => book.DefaultCapMillicredits,
+                };
+                members.Add(new MemberInfo(rows.GetString(0), rows.GetString(1), cap));
+            }
+        book.SetMembers(members);
+        return true;
+    }
+
+    private CreditBook? Load(int organizationId)
+    {
+        FlushLedger(); // the book's usage this period is read from the ledger
+        CreditBook book;
+        using (var rows = _organization.Bind(organizationId).Query())
+        {
+            if (!rows.Read()) return null;
+            book = new CreditBook { OrganizationId = organizationId, Slug = rows.GetString(0), Anchor = rows.GetDateTime(1) };
+        }
+        ReadSettings(book);
+
+        string? rollupZone = null;
+        var opened = false;
+        using (var rows = _account.Bind(organizationId).Query())
+        {
+            if (rows.Read())
+            {
+                opened = true;
+                book.Balance = rows.GetInt64(0);
+                book.Overdraft = rows.GetInt64(1);
+                book.Period = BillingPeriods.Starting(book.Anchor, rows.GetDateTime(2));
+                book.LastClosedPeriodStart = rows.GetDateTimeOrNull(3);
+                book.Version = rows.GetInt64(4);
+                rollupZone = rows.GetStringOrNull(5);
+            }
+        }
+        _books[organizationId] = book;
+        _orgIdsBySlug[book.Slug] = organizationId;
+        Touch(book);
+        if (!opened)
+        {
+            // The first period starts at the anchor; its allowance is the account's first grant.
+            var first = BillingPeriods.Period(book.Anchor, 0);
+            book.StartPeriod(first, AllowanceOf(book));
+            AddGrant(book, GrantKinds.MonthlyAllowance, book.Allowance, book.Anchor, first.End, first.Start,
+                $"{book.Plan} monthly allowance", null, LedgerKinds.Grant, book.Anchor);
+            return book;
+        }
+
+        book.StartPeriod(book.Period, AllowanceOf(book));
+        // The time zone changed (or the daily rollups were never built): re-key them before anything is added to them.
+        if (rollupZone != book.Zone.Id) _rollups.Rebuild(book.OrganizationId, book.Zone);
+        using (var rows = _grants.Bind(organizationId).Query())
+            while (rows.Read())
+                book.AddGrant(new GrantState
+                {
+                    Id = rows.GetInt64(0), Kind = rows.GetString(1), Amount = rows.GetInt64(2), Remaining = rows.GetInt64(3),
+                    StartsAt = rows.GetDateTime(4), ExpiresAt = rows.GetDateTimeOrNull(5), PeriodStart = rows.GetDateTimeOrNull(6),
+                });
+        using (var rows = _usage.Bind(organizationId).Bind(book.Period.Start).Query())
+            while (rows.Read()) book.AddUsage(rows.GetStringOrNull(0), rows.GetInt64(1));
+        using (var rows = _holds.Bind(organizationId).Bind(Now).Query())
+            while (rows.Read())
+                book.LoadedHolds.Add(new CreditHold
+                {
+                    Id = rows.GetString(0), OrganizationId = organizationId, UserId = rows.GetString(1),
+                    EstimateMillicredits = rows.GetInt64(2), ExpiresAt = rows.GetDateTime(3),
+                });
+        book.NextHoldExpiry = NextHoldExpiry(organizationId);
+        return book;
+    }
+
+    private DateTime? NextHoldExpiry(int organizationId)
+    {
+        using var rows = _nextHoldExpiry.Bind(organizationId).Query();
+        return rows.Read() ? rows.GetDateTimeOrNull(0) : null;
+    }
+
+    private long AllowanceOf(CreditBook book) => _plans.MonthlyAllowanceMillicredits(book.Plan, book.EnterpriseMonthlyCredits);
+
+    // ---- periods and grants -----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Closes every period that ended by <see cref="Now"/>, month by month, expires grants whose time passed, and stamps
+    /// holds whose time passed as expired.
+    /// </summary>
+    private void Advance(CreditBook book)
+    {
+        while (book.Period.End <= Now)
+        {
+            ExpireGrants(book, g => g < book.Period.End);
+            ClosePeriod(book);
+        }
+        ExpireGrants(book, g => g <= Now);
+        if (book.NextHoldExpiry is { } due && due <= Now)
+        {
+            _expireHolds.Bind(book.OrganizationId).Bind(Now).Execute();
+            book.NextHoldExpiry = NextHoldExpiry(book.OrganizationId);
         }
     }
 
-    private static void Accumulate<TKey, TRollup>(Dictionary<TKey, TRollup> rollups, TKey key, Func<TRollup> create, Action<TRollup> add)
-        where TKey : notnull
+    private void ExpireGrants(CreditBook book, Func<DateTime, bool> due)
     {
-        if (!rollups.TryGetValue(key, out var rollup)) rollups[key] = rollup = create();
-        add(rollup);
+        foreach (var grant in book.Grants.Where(g => g.ExpiresAt is { } at && due(at)).ToList())
+        {
+            var at = grant.ExpiresAt!.Value;
+            var amount = book.Expire(grant);
+            grant.ExpiredAt = at;
+            _expired.Add(grant);
+            if (amount > 0)
+                Ledger(book, LedgerKinds.Expiry, -amount, at, grant.Id, null, null, $"{GrantKinds.Describe(grant.Kind)} expired");
+        }
     }
-
-    private static DateTime Hour(DateTime instant) =>
-        new(instant.Ticks - instant.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc);
 
     /// <summary>
-    /// Re-derives an organization's daily rollups from its hourly ones, keyed by the local days of <paramref name="zone"/>
-    /// (each hour mapped on its own, as <see cref="LocalDays.Of"/> does): run when the time zone changes, in the writer's
-    /// transaction, so readers see the old days or the new ones, never a mix. Bulk SQL: seconds for millions of hours.
+    /// SPEC §3.3: what is left of the period's allowance expires (upgrade top-ups included: every monthly allowance grant
+    /// expires at the end of its period); on an Enterprise agreement with rollover up to the cap carries over; a scheduled
+    /// plan takes over; the new period's allowance is granted (paying any overdraft first). The allowance's unique
+    /// (organization, period start) index makes a second close of the same period fail instead of granting twice.
     /// </summary>
-    private void RebuildDailyRollups(int organizationId, TimeZoneInfo zone)
+    private void ClosePeriod(CreditBook book)
     {
-        var org = ("$org", (object?)organizationId);
-        Execute("DELETE FROM DailyUsageRollups WHERE OrganizationId = $org", org);
-        Execute("DELETE FROM DailyModelRollups WHERE OrganizationId = $org", org);
-        Execute("DELETE FROM DailyMemberRollups WHERE OrganizationId = $org", org);
-        Execute("DELETE FROM DailyAgentRollups WHERE OrganizationId = $org", org);
-        Execute("CREATE TEMP TABLE IF NOT EXISTS RollupDays (HourStart TEXT PRIMARY KEY, Day TEXT NOT NULL)");
-        Execute("DELETE FROM temp.RollupDays");
+        var closing = book.Period;
+        var left = book.Grants.Where(g => g.Kind == GrantKinds.MonthlyAllowance && g.ExpiresAt == closing.End).Sum(g => g.Remaining);
+        var closingAllowance = book.Allowance;
+        ExpireGrants(book, g => g <= closing.End);
 
-        var hours = new List<string>();
-        using (var reader = Reader("""
-            SELECT HourStart FROM UsageRollups WHERE OrganizationId = $org
-            UNION SELECT HourStart FROM AgentRollups WHERE OrganizationId = $org
-            UNION SELECT strftime('%Y-%m-%d %H:00:00', FirstAt) FROM RunRollups WHERE OrganizationId = $org
-            """, org))
-            while (reader.Read()) hours.Add(reader.GetString(0));
-        using (var insert = Prepare("INSERT INTO temp.RollupDays (HourStart, Day) VALUES ($hour, $day)", "$hour", "$day"))
-            foreach (var hour in hours)
-            {
-                var utc = DateTime.Parse(hour, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
-                RunNonQuery(insert, hour, LocalDays.Of(utc, zone));
-            }
-
-        Execute("""
-            INSERT INTO DailyUsageRollups (OrganizationId, Day, UserId, Model, Feature, CreditsMillicredits, Calls, InputTokens,
-                KnowledgeTokens, OutputTokens)
-            SELECT r.OrganizationId, d.Day, r.UserId, r.Model, r.Feature, SUM(r.CreditsMillicredits), SUM(r.Calls), SUM(r.InputTokens),
-                SUM(r.KnowledgeTokens), SUM(r.OutputTokens)
-            FROM UsageRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
-            WHERE r.OrganizationId = $org GROUP BY d.Day, r.UserId, r.Model, r.Feature
-            """, org);
-        Execute("""
-            INSERT INTO DailyModelRollups (OrganizationId, Day, Model, Feature, CreditsMillicredits, Calls, InputTokens,
-                KnowledgeTokens, OutputTokens)
-            SELECT OrganizationId, Day, Model, Feature, SUM(CreditsMillicredits), SUM(Calls), SUM(InputTokens), SUM(KnowledgeTokens),
-                SUM(OutputTokens)
-            FROM DailyUsageRollups WHERE OrganizationId = $org GROUP BY Day, Model, Feature
-            """, org);
-        Execute("""
-            INSERT INTO DailyMemberRollups (OrganizationId, Day, UserId, CreditsMillicredits, Calls)
-            SELECT OrganizationId, Day, UserId, SUM(CreditsMillicredits), SUM(Calls)
-            FROM DailyUsageRollups WHERE OrganizationId = $org GROUP BY Day, UserId
-            """, org);
-        Execute("""
-            INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
-                LightCreditsMillicredits, Runs, RunCreditsMillicredits)
-            SELECT r.OrganizationId, d.Day, r.UserId, r.AgentId, r.WorkflowId, SUM(r.CreditsMillicredits), SUM(r.Calls),
-                SUM(r.LightCreditsMillicredits), 0, 0
-            FROM AgentRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
-            WHERE r.OrganizationId = $org GROUP BY d.Day, r.UserId, r.AgentId, r.WorkflowId
-            """, org);
-        Execute("""
-            INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
-                LightCreditsMillicredits, Runs, RunCreditsMillicredits)
-            SELECT r.OrganizationId, d.Day, r.UserId, r.AgentId, r.WorkflowId, 0, 0, 0, COUNT(*), SUM(r.CreditsMillicredits)
-            FROM RunRollups r JOIN temp.RollupDays d ON d.HourStart = strftime('%Y-%m-%d %H:00:00', r.FirstAt)
-            WHERE r.OrganizationId = $org GROUP BY d.Day, r.UserId, r.AgentId, r.WorkflowId
-            ON CONFLICT (OrganizationId, Day, UserId, AgentId, WorkflowId) DO UPDATE SET
-                Runs = Runs + excluded.Runs, RunCreditsMillicredits = RunCreditsMillicredits + excluded.RunCreditsMillicredits
-            """, org);
-        Execute("DELETE FROM temp.RollupDays");
+        if (book.ScheduledPlan is { } scheduled && _plans.Find(scheduled) is not null)
+        {
+            book.Plan = scheduled;
+            book.ScheduledPlan = null;
+            _setPlan.Bind(scheduled).Bind(book.OrganizationId).Execute();
+            book.SettingsVersion = CurrentSettingsVersion(book.OrganizationId);
+        }
+        var next = BillingPeriods.Period(book.Anchor, closing.Index + 1);
+        var isEnterprise = string.Equals(book.Plan, PlanCatalog.Enterprise, StringComparison.OrdinalIgnoreCase);
+        book.LastClosedPeriodStart = closing.Start;
+        book.StartPeriod(next, AllowanceOf(book));
+        if (isEnterprise && book.RolloverCapPercent is > 0 and var percent && left > 0)
+        {
+            var carry = Math.Min(left, closingAllowance * percent / 100);
+            if (carry > 0)
+                AddGrant(book, GrantKinds.Rollover, carry, closing.End, next.End, null,
+                    $"Rollover of unused allowance (up to {percent}%)", null, LedgerKinds.Rollover, closing.End);
+        }
+        AddGrant(book, GrantKinds.MonthlyAllowance, book.Allowance, closing.End, next.End, next.Start,
+            $"{book.Plan} monthly allowance", null, LedgerKinds.Grant, closing.End);
     }
 
-    // ---- holds and plans ---------------------------------------------------------------------------------------
+    private long CurrentSettingsVersion(int organizationId)
+    {
+        using var rows = _settingsVersion.Bind(organizationId).Query();
+        return rows.Read() ? rows.GetInt64(0) : 0;
+    }
 
-    public void InsertHold(HoldView hold, string feature, string? model) =>
-        Run(_insertHold, hold.Id, hold.OrganizationId, hold.UserId, feature, model, hold.Millicredits, Now, hold.ExpiresAt);
+    /// <summary>
+    /// SPEC §3.3, one transaction: an upgrade (or new Enterprise terms) takes effect at once, and a higher allowance tops the
+    /// period up by the real difference — compared here, against the plan the admin was quoted from, with the quote's
+    /// invoice marked applied in the same transaction so a second confirmation (another tab, another admin) changes nothing.
+    /// </summary>
+    public PlanChangeOutcome ChangePlan(CreditBook book, PlanChange change)
+    {
+        var org = book.OrganizationId;
+        if (change.QuoteId is { } quote)
+        {
+            using var invoice = _invoiceOfQuote.Bind(org).Bind(quote).Query();
+            if (!invoice.Read()) return new(false, book.Plan, 0, "No payment was taken for this quote.");
+            if (!invoice.IsNull(1)) return new(true, book.Plan, 0, AlreadyApplied: true);
+            if (invoice.GetString(0) != InvoiceStatuses.Issued) return new(false, book.Plan, 0, "The payment for this quote was voided.");
+        }
+        if (change.ExpectedFromPlan is { } from && !string.Equals(book.Plan, from, StringComparison.OrdinalIgnoreCase))
+            return new(false, book.Plan, 0, $"The organization is on the {book.Plan} plan now, not {from}: nothing was changed.");
+        if (change.QuoteId is { } applied) _applyInvoice.Bind(Now).Bind(org).Bind(applied).Execute();
 
-    public bool ResolveHold(string holdId, string status, int? organizationId) =>
-        Convert.ToInt32(RunNonQuery(_resolveHold, status, Now, holdId, organizationId)) > 0;
+        var before = book.Allowance;
+        if (change.Agreement is { } terms)
+        {
+            _setAgreement.Bind(change.ToPlan).Bind(terms.MonthlyCredits).Bind(terms.RolloverCapPercent).Bind(terms.Members)
+                .Bind(terms.StorageGb).Bind(terms.MeetingHours).Bind(org).Execute();
+            book.EnterpriseMonthlyCredits = terms.MonthlyCredits;
+            book.RolloverCapPercent = terms.RolloverCapPercent;
+        }
+        else
+        {
+            _setPlan.Bind(change.ToPlan).Bind(org).Execute();
+        }
+        book.Plan = change.ToPlan;
+        book.ScheduledPlan = null;
+        book.Allowance = AllowanceOf(book);
+        book.SettingsVersion = CurrentSettingsVersion(org);
+        var topUp = book.Allowance - before;
+        if (topUp > 0)
+            AddGrant(book, GrantKinds.MonthlyAllowance, topUp, Now, book.Period.End, null, change.Reason, change.ByUserId, LedgerKinds.Grant, Now);
+        return new(true, book.Plan, Math.Max(0, topUp));
+    }
 
-    /// <summary>Organizations with a period or a grant due to close by now (for the background closer).</summary>
+    /// <summary>A downgrade for the next period (null: none), after whatever was due has closed.</summary>
+    public string? SchedulePlan(CreditBook book, string? plan)
+    {
+        _setScheduledPlan.Bind(plan).Bind(book.OrganizationId).Execute();
+        book.ScheduledPlan = plan;
+        book.SettingsVersion = CurrentSettingsVersion(book.OrganizationId);
+        return plan;
+    }
+
+    /// <summary>Adds a grant (positive) or a negative adjustment, with its ledger entry. Returns the grant's id.</summary>
+    public long AddGrant(CreditBook book, string kind, long amount, DateTime startsAt, DateTime? expiresAt, DateTime? periodStart,
+        string? reason, string? createdBy, string ledgerKind, DateTime at)
+    {
+        var remaining = amount >= 0 ? amount - Math.Min(book.Overdraft, amount) : 0L;
+        var id = _insertGrant.Bind(book.OrganizationId).Bind(kind).Bind(amount).Bind(remaining).Bind(startsAt).Bind(expiresAt)
+            .Bind(periodStart).Bind(reason).Bind(createdBy).Bind(Now).ExecuteInsert()!.Value;
+        _hooks?.At(WriterPoint.Statement);
+        if (amount >= 0)
+            book.Credit(new GrantState { Id = id, Kind = kind, Amount = amount, StartsAt = startsAt, ExpiresAt = expiresAt, PeriodStart = periodStart });
+        else
+            book.Debit(-amount, Now); // a negative adjustment takes credits away like usage does (soonest-expiring first, then overdraft)
+        Ledger(book, ledgerKind, amount, at, id, null, createdBy, reason);
+        return id;
+    }
+
+    // ---- holds ------------------------------------------------------------------------------------------------
+
+    /// <summary>Makes a hold the view admitted durable; the caller gets its id only after this commits.</summary>
+    public HoldView InsertHold(HoldView hold, string feature, string? model)
+    {
+        _insertHold.Bind(hold.Id).Bind(hold.OrganizationId).Bind(hold.UserId).Bind(feature).Bind(model).Bind(hold.Millicredits).Bind(Now)
+            .Bind(hold.ExpiresAt).Execute();
+        if (_books.TryGetValue(hold.OrganizationId, out var book) && (book.NextHoldExpiry is not { } next || hold.ExpiresAt < next))
+            book.NextHoldExpiry = hold.ExpiresAt;
+        _insertedHolds.Add(hold);
+        return hold;
+    }
+
+    /// <summary>Releases an active hold whose call never ran; false when no active, unexpired hold has this id.</summary>
+    public bool ReleaseHold(string holdId)
+    {
+        int organizationId;
+        using (var released = _releaseHold.Bind(Now).Bind(holdId).Query())
+        {
+            if (!released.Read()) return false;
+            organizationId = released.GetInt32(0);
+        }
+        Resolved(organizationId, holdId);
+        return true;
+    }
+
+    private void Resolved(int organizationId, string holdId)
+    {
+        if (!_resolvedHolds.TryGetValue(organizationId, out var ids)) _resolvedHolds[organizationId] = ids = [];
+        ids.Add(holdId);
+    }
+
+    /// <summary>Organizations with a period, a grant or a hold due by now (for the background closer).</summary>
     public List<int> DueOrganizations()
     {
         var ids = new List<int>();
-        using var reader = Reader("""
-            SELECT o.Id FROM Organizations o LEFT JOIN CreditAccounts a ON a.OrganizationId = o.Id
-            WHERE a.OrganizationId IS NULL OR a.CurrentPeriodEnd <= $now
-            UNION
-            SELECT DISTINCT OrganizationId FROM CreditGrants
-            WHERE ExpiredAt IS NULL AND RemainingMillicredits > 0 AND ExpiresAt <= $now
-            """, ("$now", Now));
-        while (reader.Read()) ids.Add(reader.GetInt32(0));
+        using var rows = _dueOrganizations.Bind(Now).Query();
+        while (rows.Read()) ids.Add(rows.GetInt32(0));
         return ids;
     }
-
-    // ---- ADO.NET plumbing ---------------------------------------------------------------------------------------
-
-    private SqliteCommand Prepare(string sql, params string[] parameters)
-    {
-        var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var name in parameters) command.Parameters.Add(new SqliteParameter { ParameterName = name });
-        command.Prepare();
-        return command;
-    }
-
-    private static void Bind(SqliteCommand command, object?[] values)
-    {
-        for (var i = 0; i < values.Length; i++) command.Parameters[i].Value = values[i] ?? DBNull.Value;
-    }
-
-    private static object? Run(SqliteCommand command, params object?[] values)
-    {
-        Bind(command, values);
-        return command.ExecuteScalar();
-    }
-
-    private static int RunNonQuery(SqliteCommand command, params object?[] values)
-    {
-        Bind(command, values);
-        return command.ExecuteNonQuery();
-    }
-
-    private static SqliteDataReader Reader(SqliteCommand command, params object?[] values)
-    {
-        Bind(command, values);
-        return command.ExecuteReader();
-    }
-
-    /// <summary>A statement used now and then (loading a book): prepared on first use, then reused.</summary>
-    private SqliteCommand Adhoc(string sql, (string Name, object? Value)[] parameters)
-    {
-        if (!_adhoc.TryGetValue(sql, out var command))
-            _adhoc[sql] = command = Prepare(sql, parameters.Select(p => p.Name).ToArray());
-        Bind(command, parameters.Select(p => p.Value).ToArray());
-        return command;
-    }
-
-    private SqliteDataReader Reader(string sql, params (string Name, object? Value)[] parameters) =>
-        Adhoc(sql, parameters).ExecuteReader();
-
-    private object? Scalar(string sql, params (string Name, object? Value)[] parameters) =>
-        Adhoc(sql, parameters).ExecuteScalar();
-
-    private void Execute(string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        command.CommandTimeout = 0;
-        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        command.ExecuteNonQuery();
-    }
-
-    private static DateTime Utc(DateTime value) => DateTime.SpecifyKind(value, DateTimeKind.Utc);
 
     public void Dispose()
     {
         if (_inTransaction) Rollback();
-        foreach (var command in _adhoc.Values) command.Dispose();
-        foreach (var statement in new[] { _insertEvent, _insertLedger, _insertLedgerChunk, _insertDraw, _upsertUsageRollup, _upsertAgentRollup,
-                     _upsertMeetingRollup, _upsertDailyUsage, _upsertDailyModel, _upsertDailyMember, _upsertDailyAgent })
-            statement.Dispose();
+        _rollups.Dispose();
+        foreach (var statement in _statements) statement.Dispose();
         _connection.Dispose();
     }
 }

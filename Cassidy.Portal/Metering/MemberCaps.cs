@@ -29,7 +29,7 @@ public sealed record MemberCapEdit(string UserId, int ExpectedVersion);
 /// <summary>
 /// Per-user credit limits (SPEC §3.4): the organization's default cap and per-member overrides. Every change is audited
 /// in its transaction, refused when someone else changed the same cap since it was read (optimistic concurrency), and
-/// takes effect at once: the ledger's in-memory view is reloaded, so the next authorize sees it.
+/// takes effect at once: the ledger refreshes the organization's caps, so the next authorize sees them.
 /// </summary>
 public sealed class MemberCaps(IDbContextFactory<PortalDbContext> dbFactory, CreditLedger ledger, TimeProvider clock)
 {
@@ -147,7 +147,7 @@ public sealed class MemberCaps(IDbContextFactory<PortalDbContext> dbFactory, Cre
         {
             return ChangeResult.Refused(ConflictMessage, "conflict");
         }
-        await ledger.ReloadAsync(organizationId);
+        await ledger.RefreshAsync(organizationId);
         return ChangeResult.Ok;
     }
 }

@@ -13,7 +13,7 @@ public static class MeteringSetup
         services.AddSingleton(sp => new IngestWriter(ConnectionString(sp), sp.GetRequiredService<PlanCatalog>(),
             sp.GetRequiredService<CreditView>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<IngestWriter>>()));
         services.AddSingleton(sp => new CreditLedger(sp.GetRequiredService<IngestWriter>(), sp.GetRequiredService<PriceTable>(),
-            sp.GetRequiredService<TimeProvider>(), ConnectionString(sp), sp.GetRequiredService<ILogger<CreditLedger>>()));
+            sp.GetRequiredService<TimeProvider>(), ConnectionString(sp)));
         services.AddHostedService<PeriodCloser>();
         return services;
     }

@@ -1,11 +1,12 @@
 namespace Cassidy.Portal.Metering;
 
 /// <summary>
-/// Closes due billing periods (and expires due grants) of every organization, once a minute. Nothing depends on it
-/// having run: every read or write for an organization closes its due periods first.
+/// Once a minute: closes due billing periods of every organization, expires due grants and stamps expired holds, and voids
+/// payments whose plan change never happened. Nothing depends on it having run for the money: every read or write for an
+/// organization closes its due periods first.
 /// </summary>
-public sealed class PeriodCloser(CreditLedger ledger, TimeProvider clock, IConfiguration configuration, ILogger<PeriodCloser> logger)
-    : BackgroundService
+public sealed class PeriodCloser(CreditLedger ledger, IServiceScopeFactory scopes, TimeProvider clock, IConfiguration configuration,
+    ILogger<PeriodCloser> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -16,6 +17,9 @@ public sealed class PeriodCloser(CreditLedger ledger, TimeProvider clock, IConfi
             {
                 var closed = await ledger.CloseAllDuePeriodsAsync();
                 if (closed > 0) logger.LogInformation("Closed due billing periods of {Count} organizations.", closed);
+                await using var scope = scopes.CreateAsyncScope();
+                var voided = await scope.ServiceProvider.GetRequiredService<PlanChanges>().VoidAbandonedPaymentsAsync(stoppingToken);
+                if (voided > 0) logger.LogWarning("Voided {Count} payments whose plan change never happened.", voided);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

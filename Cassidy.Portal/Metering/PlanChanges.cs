@@ -1,11 +1,16 @@
+using System.Security.Cryptography;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Organizations;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cassidy.Portal.Metering;
 
-/// <summary>What an upgrade would do, shown before the admin confirms it.</summary>
-public sealed record UpgradeQuote(string FromPlan, string ToPlan, long CreditsAddedNow, long ChargeCents, DateTime PeriodStart, DateTime ResetsAt);
+/// <summary>
+/// What an upgrade would do, shown before the admin confirms it. Its id makes the payment idempotent and the change
+/// happen once however often (or by however many admins) it is confirmed; it is good for <see cref="PlanChanges.QuoteLifetime"/>.
+/// </summary>
+public sealed record UpgradeQuote(string Id, string FromPlan, string ToPlan, long CreditsAddedNow, long ChargeCents, DateTime PeriodStart,
+    DateTime ResetsAt, DateTime QuotedAt);
 
 /// <summary>A plan change offered on the Plan &amp; billing page, or why it isn't.</summary>
 public sealed record PlanOption(PlanDefinition Plan, bool IsCurrent, bool IsScheduled, string? Action, string? Unavailable);
@@ -17,7 +22,7 @@ public sealed record EnterpriseAgreement(long MonthlyCredits, int RolloverCapPer
 /// Plans and the money side of credits (SPEC §3.3): upgrades take effect at once (the difference in monthly credits
 /// granted for the rest of the period, the prorated price difference invoiced); downgrades wait for the next period
 /// and can be cancelled until then; Enterprise is set by staff only, as are credit packages and adjustments.
-/// Every change is audited.
+/// Every change to the plan is one writer operation (<see cref="CreditLedger.ChangePlanAsync"/>), and every change is audited.
 /// </summary>
 public sealed class PlanChanges(
     CreditLedger ledger,
@@ -29,6 +34,8 @@ public sealed class PlanChanges(
     public const string UpgradeAction = "upgrade";
     public const string DowngradeAction = "downgrade";
     public static readonly TimeSpan DefaultPackageLifetime = TimeSpan.FromDays(365);
+    /// <summary>How long a quote can be confirmed; a payment taken for a quote whose change never happened is voided after it.</summary>
+    public static readonly TimeSpan QuoteLifetime = TimeSpan.FromMinutes(10);
 
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
 
@@ -58,8 +65,8 @@ public sealed class PlanChanges(
         var from = plans.Get(balance.Plan);
         var now = Now;
         var credits = Math.Max(0, target.MonthlyMillicredits - plans.MonthlyAllowanceMillicredits(from.Name, null));
-        return new UpgradeQuote(from.Name, target.Name, credits, ProratedCents(from, target, balance.PeriodStart, balance.PeriodEnd, now),
-            balance.PeriodStart, balance.PeriodEnd);
+        return new UpgradeQuote("quote_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12)), from.Name, target.Name, credits,
+            ProratedCents(from, target, balance.PeriodStart, balance.PeriodEnd, now), balance.PeriodStart, balance.PeriodEnd, now);
     }
 
     /// <summary>The price difference for the rest of the period, to the cent (rounded half away from zero).</summary>
@@ -70,28 +77,62 @@ public sealed class PlanChanges(
         return (long)Math.Round(Math.Max(0m, cents), MidpointRounding.AwayFromZero);
     }
 
-    public async Task<(ChangeResult Result, UpgradeQuote? Quote)> UpgradeAsync(int organizationId, AuditActor actor, string toPlan, CancellationToken ct = default)
+    /// <summary>Quotes the upgrade and confirms it at once (scripts, tests): the page confirms the quote the admin saw.</summary>
+    public async Task<(ChangeResult Result, UpgradeQuote? Quote)> UpgradeAsync(int organizationId, AuditActor actor, string toPlan, CancellationToken ct = default) =>
+        await QuoteUpgradeAsync(organizationId, toPlan, ct) is { } quote
+            ? await UpgradeAsync(organizationId, actor, quote, ct)
+            : (ChangeResult.Refused($"{toPlan} is not a plan this organization can choose."), null);
+
+    /// <summary>
+    /// The admin confirmed <paramref name="quote"/>: the payment is captured (once per quote), then one writer operation
+    /// compares the plan quoted with the plan now, carries the upgrade out and marks the payment used — or changes nothing,
+    /// and the payment is voided. Two admins confirming at the same moment: one upgrade, one payment.
+    /// </summary>
+    public async Task<(ChangeResult Result, UpgradeQuote? Quote)> UpgradeAsync(int organizationId, AuditActor actor, UpgradeQuote quote,
+        CancellationToken ct = default)
     {
         var options = await OptionsAsync(organizationId, ct);
-        var option = options.FirstOrDefault(o => string.Equals(o.Plan.Name, toPlan, StringComparison.OrdinalIgnoreCase));
+        var option = options.FirstOrDefault(o => string.Equals(o.Plan.Name, quote.ToPlan, StringComparison.OrdinalIgnoreCase));
         if (option?.Action != UpgradeAction)
-            return (ChangeResult.Refused(option?.Unavailable ?? $"{toPlan} is not an upgrade from your current plan."), null);
-        var quote = await QuoteUpgradeAsync(organizationId, option.Plan.Name, ct);
-        if (quote is null) return (ChangeResult.Refused("The organization no longer exists."), null);
+            return (ChangeResult.Refused(option?.Unavailable ?? $"{quote.ToPlan} is not an upgrade from your current plan."), null);
+        if (Now - quote.QuotedAt > QuoteLifetime)
+            return (ChangeResult.Refused("This price was quoted more than 10 minutes ago. Close this window and review the current price."), null);
 
-        var invoice = await payments.CaptureAsync(organizationId, $"Upgrade from {quote.FromPlan} to {quote.ToPlan} (prorated to {quote.ResetsAt:d MMM yyyy})",
-            quote.ChargeCents, Now, quote.ResetsAt, ct);
+        var invoice = await payments.CaptureAsync(organizationId, quote.Id,
+            $"Upgrade from {quote.FromPlan} to {quote.ToPlan} (prorated to {quote.ResetsAt:d MMM yyyy})", quote.ChargeCents, Now, quote.ResetsAt, ct);
+        PlanChangeOutcome outcome;
         try
         {
-            await ledger.UpgradeNowAsync(organizationId, quote.ToPlan, actor.UserId);
+            outcome = await ledger.ChangePlanAsync(organizationId, new PlanChange(quote.ToPlan, quote.FromPlan, quote.Id, null, actor.UserId,
+                $"Upgrade to {quote.ToPlan}: extra monthly credits for the rest of this period"));
         }
         catch
         {
-            await payments.VoidAsync(invoice.Id, CancellationToken.None);
+            await payments.VoidAsync(invoice.Id, CancellationToken.None); // nothing changed: nothing is charged
             throw;
         }
-        await AuditAsync(organizationId, actor, "plan.upgraded", "Plan", quote.FromPlan, quote.ToPlan, ct);
+        if (!outcome.Applied)
+        {
+            await payments.VoidAsync(invoice.Id, CancellationToken.None);
+            return (ChangeResult.Refused($"{outcome.Refusal} You were not charged."), null);
+        }
+        if (!outcome.AlreadyApplied) await AuditAsync(organizationId, actor, "plan.upgraded", "Plan", quote.FromPlan, quote.ToPlan, ct);
         return (ChangeResult.Ok, quote);
+    }
+
+    /// <summary>
+    /// Payments taken for quotes whose plan change never happened (the process stopped between the two): voided once the
+    /// quote can no longer be confirmed. Run by the background closer. Returns how many.
+    /// </summary>
+    public async Task<int> VoidAbandonedPaymentsAsync(CancellationToken ct = default)
+    {
+        var cutoff = Now - QuoteLifetime;
+        List<long> abandoned;
+        await using (var db = await dbFactory.CreateDbContextAsync(ct))
+            abandoned = await db.Invoices.Where(i => i.Status == InvoiceStatuses.Issued && i.QuoteId != null && i.AppliedAt == null && i.IssuedAt <= cutoff)
+                .Select(i => i.Id).ToListAsync(ct);
+        foreach (var id in abandoned) await payments.VoidAsync(id, ct);
+        return abandoned.Count;
     }
 
     public async Task<ChangeResult> ScheduleDowngradeAsync(int organizationId, AuditActor actor, string toPlan, CancellationToken ct = default)
@@ -99,29 +140,18 @@ public sealed class PlanChanges(
         var option = (await OptionsAsync(organizationId, ct)).FirstOrDefault(o => string.Equals(o.Plan.Name, toPlan, StringComparison.OrdinalIgnoreCase));
         if (option?.Action != DowngradeAction)
             return ChangeResult.Refused(option?.Unavailable ?? $"{toPlan} is not a downgrade from your current plan.");
-        await using (var db = await dbFactory.CreateDbContextAsync(ct))
-        {
-            var org = await db.Organizations.SingleAsync(o => o.Id == organizationId, ct);
-            var before = org.ScheduledPlan;
-            org.ScheduledPlan = option.Plan.Name;
-            AuditLog.Record(db, organizationId, actor, "plan.downgrade_scheduled", "Plan", before ?? org.Plan, option.Plan.Name, Now);
-            await db.SaveChangesAsync(ct);
-        }
-        await ledger.ReloadAsync(organizationId);
+        var before = await ScheduledPlanAsync(organizationId, ct);
+        await ledger.SchedulePlanAsync(organizationId, option.Plan.Name);
+        await AuditAsync(organizationId, actor, "plan.downgrade_scheduled", "Plan", before ?? (await ledger.GetBalanceAsync(organizationId))?.Plan,
+            option.Plan.Name, ct);
         return ChangeResult.Ok;
     }
 
     public async Task<ChangeResult> CancelDowngradeAsync(int organizationId, AuditActor actor, CancellationToken ct = default)
     {
-        await using (var db = await dbFactory.CreateDbContextAsync(ct))
-        {
-            var org = await db.Organizations.SingleAsync(o => o.Id == organizationId, ct);
-            if (org.ScheduledPlan is null) return ChangeResult.Refused("No downgrade is scheduled.");
-            AuditLog.Record(db, organizationId, actor, "plan.downgrade_cancelled", "Plan", org.ScheduledPlan, org.Plan, Now);
-            org.ScheduledPlan = null;
-            await db.SaveChangesAsync(ct);
-        }
-        await ledger.ReloadAsync(organizationId);
+        if (await ScheduledPlanAsync(organizationId, ct) is not { } scheduled) return ChangeResult.Refused("No downgrade is scheduled.");
+        await ledger.SchedulePlanAsync(organizationId, null);
+        await AuditAsync(organizationId, actor, "plan.downgrade_cancelled", "Plan", scheduled, (await ledger.GetBalanceAsync(organizationId))?.Plan, ct);
         return ChangeResult.Ok;
     }
 
@@ -172,21 +202,16 @@ public sealed class PlanChanges(
         string before;
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
         {
-            var org = await db.Organizations.SingleAsync(o => o.Id == organizationId, ct);
+            var org = await db.Organizations.AsNoTracking().SingleAsync(o => o.Id == organizationId, ct);
             var members = await db.Memberships.CountAsync(m => m.OrganizationId == organizationId, ct);
             if (members > agreement.Members) return ChangeResult.Refused($"{org.Name} already has {members} members.", "members");
             before = org.Plan == PlanCatalog.Enterprise
                 ? $"Enterprise {org.EnterpriseMonthlyCredits:N0} credits, rollover {org.RolloverCapPercent ?? 0}%"
                 : org.Plan;
-            org.EnterpriseMonthlyCredits = agreement.MonthlyCredits;
-            org.RolloverCapPercent = agreement.RolloverCapPercent;
-            org.EnterpriseMembers = agreement.Members;
-            org.EnterpriseStorageGb = agreement.StorageGb;
-            org.EnterpriseMeetingHours = agreement.MeetingHours;
-            await db.SaveChangesAsync(ct);
         }
-        await ledger.ReloadAsync(organizationId);
-        await ledger.UpgradeNowAsync(organizationId, PlanCatalog.Enterprise, staff.UserId);
+        // The terms and the top-up are one writer operation: the difference is computed against the allowance in force.
+        await ledger.ChangePlanAsync(organizationId, new PlanChange(PlanCatalog.Enterprise, null, null, agreement, staff.UserId,
+            "Enterprise agreement: extra monthly credits for the rest of this period"));
         await AuditAsync(organizationId, staff, "staff.enterprise_agreement", "Plan", before,
             $"Enterprise {agreement.MonthlyCredits:N0} credits, rollover {agreement.RolloverCapPercent}%, {agreement.Members} members, {agreement.StorageGb} GB, {agreement.MeetingHours} h", ct);
         return ChangeResult.Ok;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -150,6 +151,65 @@ internal sealed class SqliteStatement : IDisposable
         try { Step(); }
         finally { Reset(); }
     }
+
+    /// <summary>Runs an INSERT, UPDATE or DELETE; the rows it changed (not counting what triggers changed).</summary>
+    public int ExecuteNonQuery()
+    {
+        try
+        {
+            Step();
+            return raw.sqlite3_changes(_db);
+        }
+        finally
+        {
+            Reset();
+        }
+    }
+
+    /// <summary>Runs a query: read its rows through the returned reader, and dispose it (which resets the statement).</summary>
+    public SqliteRows Query()
+    {
+        if (_bound != _parameterCount)
+            throw new InvalidOperationException($"{_bound} of the statement's {_parameterCount} parameters were bound.");
+        return new SqliteRows(this);
+    }
+
+    /// <summary>The rows of a <see cref="Query"/>, read by column position as Microsoft.Data.Sqlite stores the values.</summary>
+    public readonly struct SqliteRows(SqliteStatement statement) : IDisposable
+    {
+        private sqlite3_stmt Handle => statement._statement;
+
+        public bool Read()
+        {
+            var rc = raw.sqlite3_step(Handle);
+            if (rc == raw.SQLITE_ROW) return true;
+            if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, statement._db);
+            return false;
+        }
+
+        public bool IsNull(int column) => raw.sqlite3_column_type(Handle, column) == raw.SQLITE_NULL;
+        public long GetInt64(int column) => raw.sqlite3_column_int64(Handle, column);
+        public long? GetInt64OrNull(int column) => IsNull(column) ? null : GetInt64(column);
+        public int GetInt32(int column) => raw.sqlite3_column_int(Handle, column);
+        public int? GetInt32OrNull(int column) => IsNull(column) ? null : GetInt32(column);
+        public string GetString(int column) => raw.sqlite3_column_text(Handle, column).utf8_to_string();
+        public string? GetStringOrNull(int column) => IsNull(column) ? null : GetString(column);
+        public byte[] GetBytes(int column) => raw.sqlite3_column_blob(Handle, column).ToArray();
+        public DateTime GetDateTime(int column) => ParseDateTime(GetString(column));
+        public DateTime? GetDateTimeOrNull(int column) => IsNull(column) ? null : GetDateTime(column);
+
+        public void Dispose() => statement.Reset();
+    }
+
+    /// <summary>An instant as stored (<see cref="DateTimeFormat"/>, or any ISO-8601 text SQLite's functions wrote), as UTC.</summary>
+    public static DateTime ParseDateTime(string text) =>
+        DateTime.TryParseExact(text, DateTimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var exact)
+            ? exact
+            : DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
+
+    public SqliteStatement Bind(int value) => Bind((long)value);
+
+    public SqliteStatement Bind(int? value) => value is { } v ? Bind((long)v) : BindNull();
 
     private int Step()
     {

@@ -25,7 +25,8 @@ public sealed record CreatedInvitation(ChangeResult Result, string? Link);
 /// Members, roles and invitations of one organization. Every change is audited in the same transaction.
 /// Callers have already checked that the actor is an admin of the organization (OrgPage.RunAsync).
 /// </summary>
-public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactory, IConfiguration configuration, TimeProvider clock, EmailOutbox outbox, PlanCatalog plans)
+public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactory, IConfiguration configuration, TimeProvider clock, EmailOutbox outbox,
+    PlanCatalog plans, CreditLedger ledger)
 {
     public static readonly TimeSpan InvitationLifetime = TimeSpan.FromDays(7);
 
@@ -188,6 +189,8 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         db.Memberships.Remove(membership);
         AuditLog.Record(db, organizationId, actor, AuditActions.MemberRemoved, Describe(membership.User), membership.Role.ToString(), null, Now);
         await db.SaveChangesAsync(ct);
+        // Membership is live (SPEC §6): from now on authorize answers 404 and usage events unknown_member.
+        await ledger.RefreshAsync(organizationId);
         return ChangeResult.Ok;
     }
 
@@ -225,6 +228,7 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         AuditLog.Record(db, invitation.OrganizationId, new AuditActor(userId, user.DisplayName), AuditActions.MemberJoined,
             Describe(user), null, invitation.Role.ToString(), now);
         await db.SaveChangesAsync(ct);
+        await ledger.RefreshAsync(invitation.OrganizationId); // their calls are authorized and recorded from now on
         return ChangeResult.Ok;
     }
 

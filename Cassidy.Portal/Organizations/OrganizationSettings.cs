@@ -43,8 +43,8 @@ public sealed class OrganizationSettings(IDbContextFactory<PortalDbContext> dbFa
         organization.Name = name;
         organization.TimeZone = timeZone;
         await db.SaveChangesAsync(ct);
-        // The daily usage rollups are keyed by local days: the ledger re-keys them in the new zone when it reloads.
-        if (zoneChanged) await ledger.ReloadAsync(organizationId);
+        // The daily usage rollups are keyed by local days: the ledger re-keys them in the new zone as it refreshes.
+        if (zoneChanged) await ledger.RefreshAsync(organizationId);
         return ChangeResult.Ok;
     }
 }

@@ -160,8 +160,8 @@ internal sealed class ModelOrganization
     /// <summary>Members by normalized e-mail, as the database says at the start of the writer's transaction.</summary>
     public Dictionary<string, ModelMember> Members { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>Prices (cents) of the upgrades carried out: each has exactly one issued invoice.</summary>
-    public List<long> UpgradeInvoices { get; } = [];
+    /// <summary>Quotes whose upgrade was carried out, with their price in cents: each has exactly one issued invoice.</summary>
+    public Dictionary<string, long> AppliedQuotes { get; } = new(StringComparer.Ordinal);
 
     private long _sequence;
 

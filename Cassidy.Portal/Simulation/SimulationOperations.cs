@@ -203,34 +203,48 @@ internal sealed class GrantOperation : SimOperation
     public override string Trace() => $"{Kind}:{_result?.Succeeded}";
 }
 
-/// <summary>An admin upgrades the plan (SPEC §3.3), sometimes at the same moment as another admin.</summary>
+/// <summary>
+/// An admin upgrades the plan (SPEC §3.3) as the Plan page does: a quote, then its confirmation — sometimes at the same
+/// moment as another admin with their own quote, sometimes confirming the same quote twice (two tabs, a double click).
+/// </summary>
 internal sealed class UpgradeOperation : SimOperation
 {
     public override string Kind => "upgrade";
     public required string ToPlan { get; init; }
-    public string? PlanAtStart { get; set; }
+    /// <summary>Confirms the quote this other operation got, instead of one of its own.</summary>
+    public UpgradeOperation? SameQuoteAs { get; init; }
+    public UpgradeQuote? Quote { get; private set; }
     private (ChangeResult Result, UpgradeQuote? Quote) _result;
     private bool? _applied;
 
     public override Task RunAsync(SimulationRun run) => Upgrade(run);
 
-    private async Task Upgrade(SimulationRun run) =>
-        _result = await run.Process.Plans.UpgradeAsync(Organization!.Id, run.OwnerOf(Organization), ToPlan);
-
-    public override void Started(SimulationRun run) => PlanAtStart ??= Organization!.Plan;
+    private async Task Upgrade(SimulationRun run)
+    {
+        Quote = SameQuoteAs?.Quote ?? await run.Process.Plans.QuoteUpgradeAsync(Organization!.Id, ToPlan);
+        if (Quote is null) return;
+        _result = await run.Process.Plans.UpgradeAsync(Organization!.Id, run.OwnerOf(Organization), Quote);
+    }
 
     public override void Committed(SimulationRun run, WriterItemInfo item, DateTime now)
     {
-        if (item.Label != "upgrade") return;
-        // The upgrade the admin was quoted: from the plan they saw to the one they chose; if the plan changed since, nothing.
-        _applied = Organization!.Plan == PlanAtStart && run.Model.AllowanceOf(ToPlan, null) > Organization.Allowance;
-        if (_applied == true) Organization.ChangePlan(ToPlan, null, null, now, run.Model);
+        if (item.Label != "plan" || Quote is null) return;
+        var org = Organization!;
+        // Carried out once per quote, and only from the plan it was quoted from: another admin's upgrade in between wins.
+        if (org.AppliedQuotes.ContainsKey(Quote.Id)) _applied = true;
+        else if (org.Plan == Quote.FromPlan)
+        {
+            _applied = true;
+            org.AppliedQuotes[Quote.Id] = Quote.ChargeCents;
+            org.ChangePlan(Quote.ToPlan, null, null, now, run.Model);
+        }
+        else _applied = false;
     }
 
     public override void Completed(SimulationRun run)
     {
-        run.Expect($"{this}: {PlanAtStart} → {ToPlan} carried out", _applied == true, _result.Result.Succeeded);
-        if (_applied == true && _result.Quote is { } quote) Organization!.UpgradeInvoices.Add(quote.ChargeCents);
+        if (Quote is null) return;
+        run.Expect($"{this}: {Quote.FromPlan} → {Quote.ToPlan} ({Quote.Id}) carried out", _applied == true, _result.Result?.Succeeded == true);
     }
 
     public override string Trace() => $"{Kind}:{_result.Result?.Succeeded}";
@@ -248,7 +262,7 @@ internal sealed class DowngradeOperation : SimOperation
 
     public override void Committed(SimulationRun run, WriterItemInfo item, DateTime now)
     {
-        if (item.Label == "reload") run.SyncScheduledPlan(Organization!);
+        if (item.Label == "schedule") Organization!.ScheduledPlan = (string?)item.Result;
     }
 }
 
@@ -267,7 +281,7 @@ internal sealed class AgreementOperation : SimOperation
 
     public override void Committed(SimulationRun run, WriterItemInfo item, DateTime now)
     {
-        if (item.Label == "upgrade") Organization!.ChangePlan(PlanCatalog.Enterprise, MonthlyCredits, RolloverPercent, now, run.Model);
+        if (item.Label == "plan") Organization!.ChangePlan(PlanCatalog.Enterprise, MonthlyCredits, RolloverPercent, now, run.Model);
     }
 
     public override void Completed(SimulationRun run) => run.Expect($"{this}: agreement accepted", true, _result!.Succeeded);
@@ -329,11 +343,7 @@ internal sealed class MembershipOperation : SimOperation
                 var user = await run.Process.Users.FindByIdAsync(User.Id);
                 var email = $"{User.Id}.{run.NextNumber()}@sim.test";
                 var token = await run.Process.Users.GenerateChangeEmailTokenAsync(user!, email);
-                if ((await run.Process.Users.ChangeEmailAsync(user!, email, token)).Succeeded)
-                {
-                    await run.Process.Users.SetUserNameAsync(user!, email);
-                    User.Email = email;
-                }
+                if ((await run.Process.Accounts.ChangeEmailAsync(user!, email, token)).Succeeded) User.Email = email;
                 break;
         }
     }
@@ -366,12 +376,16 @@ internal sealed class AlertOperation : SimOperation
     }
 }
 
-/// <summary>The background closer's tick: every organization's due periods and grants.</summary>
+/// <summary>The background closer's tick: every organization's due periods, grants and holds; payments whose change never happened.</summary>
 internal sealed class TickOperation : SimOperation
 {
     public override string Kind => "tick";
 
-    public override Task RunAsync(SimulationRun run) => run.Process.Ledger.CloseAllDuePeriodsAsync();
+    public override async Task RunAsync(SimulationRun run)
+    {
+        await run.Process.Ledger.CloseAllDuePeriodsAsync();
+        await run.Process.Plans.VoidAbandonedPaymentsAsync();
+    }
 
     public override void Completed(SimulationRun run) => run.LastTick = run.Now;
 }

@@ -23,6 +23,7 @@ internal sealed class SimulationProcess : IAsyncDisposable
     public MemberCaps Caps { get; }
     public MemberManagement Members { get; }
     public OrganizationSettings Settings { get; }
+    public AccountChanges Accounts { get; }
     public OrganizationSignup Signup { get; }
     public AlertEvaluator Alerts { get; }
     public UserManager<ApplicationUser> Users { get; }
@@ -56,6 +57,7 @@ internal sealed class SimulationProcess : IAsyncDisposable
         Caps = sp.GetRequiredService<MemberCaps>();
         Members = sp.GetRequiredService<MemberManagement>();
         Settings = sp.GetRequiredService<OrganizationSettings>();
+        Accounts = sp.GetRequiredService<AccountChanges>();
         Signup = sp.GetRequiredService<OrganizationSignup>();
         Alerts = sp.GetRequiredService<AlertEvaluator>();
         Users = sp.GetRequiredService<UserManager<ApplicationUser>>();

@@ -22,7 +22,7 @@ internal sealed class SimulationClock(DateTime start) : TimeProvider
 /// </summary>
 internal sealed class SimulationRun : IAsyncDisposable
 {
-    public static readonly TimeSpan QuoteLifetime = TimeSpan.FromMinutes(10);
+    public static readonly TimeSpan QuoteLifetime = PlanChanges.QuoteLifetime;
     private static readonly string[] Zones = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham"];
     private static readonly string[] ModelNames = ["gpt-4.1", "gpt-4.1-mini", "claude-sonnet-4.5", "claude-haiku-4.5", "gemini-2.5-flash"];
 
@@ -404,12 +404,14 @@ internal sealed class SimulationRun : IAsyncDisposable
     {
         var higher = _plans.All.Where(p => p.SelfServe && p.MonthlyCredits * 1000 > org.Allowance).Select(p => p.Name).ToList();
         var plan = higher.Count > 0 && Random.Next(5) > 0 ? higher[Random.Next(higher.Count)] : _plans.All[Random.Next(_plans.All.Count)].Name;
+        var upgrade = new UpgradeOperation { Organization = org, ToPlan = plan };
         if (Random.Next(3) == 0 && _inFlight.Count + 1 < _options.Callers)
         {
-            // Two admins (or two tabs) confirming the same upgrade at the same moment.
-            Start(new UpgradeOperation { Organization = org, ToPlan = plan });
+            // Two admins with their own quotes at the same moment, or one quote confirmed twice (two tabs, a double click).
+            Start(upgrade);
+            return Random.Next(2) == 0 ? new UpgradeOperation { Organization = org, ToPlan = plan } : new UpgradeOperation { Organization = org, ToPlan = plan, SameQuoteAs = upgrade };
         }
-        return new UpgradeOperation { Organization = org, ToPlan = plan };
+        return upgrade;
     }
 
     private SimOperation NewMembershipChange(ModelOrganization org)
@@ -634,12 +636,6 @@ internal sealed class SimulationRun : IAsyncDisposable
         foreach (var org in Model.Organizations.Values) org.Members = members[org.Id];
     }
 
-    public void SyncScheduledPlan(ModelOrganization org)
-    {
-        using var connection = Open();
-        org.ScheduledPlan = Scalar(connection, "SELECT ScheduledPlan FROM Organizations WHERE Id = $org", org.Id) as string;
-    }
-
     public void AddHold(HoldView hold, bool durable)
     {
         if (durable) _durableHolds.Add(hold.Id);
@@ -675,12 +671,9 @@ internal sealed class SimulationRun : IAsyncDisposable
     /// <summary>Brings every organization up to now (as a page read does), then holds engine, model and database together.</summary>
     private void FullCheck()
     {
-        foreach (var org in Model.Organizations.Values)
-        {
-            // A crash or a fault may lose the read: read again, as the page would be reloaded.
-            for (var attempt = 0; !RunOperation(new ReadOperation { Organization = org }); attempt++)
-                if (attempt > 20) throw Violation($"{org.Slug} cannot be read");
-        }
+        // A crash or a fault may lose a read (a crash also loses what the process had read): read again, as a page would be.
+        for (var attempt = 0; !Model.Organizations.Values.All(org => RunOperation(new ReadOperation { Organization = org })); attempt++)
+            if (attempt > 20) throw Violation("the organizations cannot be read");
         foreach (var org in Model.Organizations.Values)
         {
             org.CloseDue(Now, Model);
@@ -785,8 +778,9 @@ internal sealed class SimulationRun : IAsyncDisposable
             .Select(r => (string)r[0]!).Order().ToList();
         Expect($"{o}: active holds in the database", string.Join(",", org.Holds.Values.Where(h => h.IsActive(Now)).Select(h => h.Id).Order()), string.Join(",", active));
         Expect($"{o}: held in the view", org.Held(Now), view!.HeldMillicredits(Now));
-        Expect($"{o}: expired holds still marked active", 0L,
-            (long)Scalar(c, "SELECT COUNT(*) FROM CreditHolds WHERE OrganizationId = $org AND Status = 'active' AND ExpiresAt <= $now", org.Id, ("$now", Now))!);
+        Expect($"{o}: expired holds still marked active (view changes at {view.NextChangeAt:O})", "",
+            string.Join(", ", Rows(c, "SELECT Id, ExpiresAt FROM CreditHolds WHERE OrganizationId = $org AND Status = 'active' AND ExpiresAt <= $now", org.Id, ("$now", Now))
+                .Select(r => $"{r[0]} expired {r[1]}")));
         var check = Drive(Process.Ledger.CheckAsync(org.Id));
         Expect($"{o}: the admin-visible ledger check ({check})", true, check.Ok);
         long running = 0;
@@ -800,18 +794,24 @@ internal sealed class SimulationRun : IAsyncDisposable
         CheckInvoices(c, org);
     }
 
+    /// <summary>
+    /// One issued invoice per upgrade carried out, marked applied; every other payment voided — at once when its change was
+    /// refused, by the closer once its quote expired when the process died between the payment and the change.
+    /// </summary>
     private void CheckInvoices(SqliteConnection c, ModelOrganization org)
     {
-        var issued = Rows(c, "SELECT AmountCents, IssuedAt, Id FROM Invoices WHERE OrganizationId = $org AND Status = 'issued'", org.Id);
-        var expected = org.UpgradeInvoices.ToList();
-        foreach (var row in issued)
+        var invoices = Rows(c, "SELECT Id, QuoteId, Status, AppliedAt, IssuedAt, AmountCents FROM Invoices WHERE OrganizationId = $org", org.Id);
+        foreach (var row in invoices)
         {
-            if (expected.Remove((long)row[0]!)) continue;
-            // Captured, and no upgrade carried out for it: after the quote's lifetime the closer must have voided it.
-            if (Utc(row[1]) + QuoteLifetime <= LastTick && LastTick > Utc(row[1]))
-                throw Violation($"{org.Slug}: invoice {row[2]} of {row[0]} cents is issued, and no upgrade was carried out for it");
+            var quote = (string?)row[1];
+            if (quote is not null && org.AppliedQuotes.TryGetValue(quote, out var cents))
+                Expect($"{org.Slug}: invoice of applied quote {quote}", (InvoiceStatuses.Issued, true, cents), ((string)row[2]!, row[3] is not null, (long)row[5]!));
+            else if ((string)row[2]! == InvoiceStatuses.Issued && Utc(row[4]) + QuoteLifetime <= LastTick)
+                throw Violation($"{org.Slug}: invoice {row[0]} ({quote}, {row[5]} cents) is issued, and no upgrade was carried out for it");
+            else Report.Checks++;
         }
-        Expect($"{org.Slug}: invoices of the upgrades carried out", "", string.Join(",", expected));
+        foreach (var quote in org.AppliedQuotes.Keys)
+            Expect($"{org.Slug}: invoices of applied quote {quote}", 1, invoices.Count(r => (string?)r[1] == quote));
     }
 
     /// <summary>After an evaluation with nothing else going on: every threshold reached this period has fired.</summary>

@@ -398,7 +398,9 @@ namespace Cassidy.Portal.Data.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("OrganizationId", "Status");
+                    b.HasIndex("Status", "ExpiresAt");
+
+                    b.HasIndex("OrganizationId", "Status", "ExpiresAt");
 
                     b.ToTable("CreditHolds", (string)null);
                 });
@@ -602,6 +604,9 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Property<long>("AmountCents")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("AppliedAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Description")
                         .IsRequired()
                         .HasMaxLength(300)
@@ -624,6 +629,10 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Property<DateTime>("PeriodStart")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("QuoteId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasMaxLength(16)
@@ -635,6 +644,10 @@ namespace Cassidy.Portal.Data.Migrations
                         .IsUnique();
 
                     b.HasIndex("OrganizationId", "IssuedAt");
+
+                    b.HasIndex("OrganizationId", "QuoteId")
+                        .IsUnique()
+                        .HasFilter("\"QuoteId\" IS NOT NULL");
 
                     b.ToTable("Invoices");
                 });
@@ -840,6 +853,9 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Property<string>("ScheduledPlan")
                         .HasMaxLength(32)
                         .HasColumnType("TEXT");
+
+                    b.Property<long>("SettingsVersion")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Slug")
                         .IsRequired()
