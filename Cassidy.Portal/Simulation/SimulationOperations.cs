@@ -230,9 +230,10 @@ internal sealed class UpgradeOperation : SimOperation
     {
         if (item.Label != "plan" || Quote is null) return;
         var org = Organization!;
-        // Carried out once per quote, and only from the plan it was quoted from: another admin's upgrade in between wins.
+        // Carried out once per quote, only from the plan it was quoted from (another admin's upgrade in between wins), and
+        // only while its payment stands (a failed confirmation of the same quote voided it).
         if (org.AppliedQuotes.ContainsKey(Quote.Id)) _applied = true;
-        else if (org.Plan == Quote.FromPlan)
+        else if (org.Plan == Quote.FromPlan && !run.IsVoided(Quote.Id))
         {
             _applied = true;
             org.AppliedQuotes[Quote.Id] = Quote.ChargeCents;
@@ -373,6 +374,25 @@ internal sealed class AlertOperation : SimOperation
     public override void Completed(SimulationRun run)
     {
         if (run.IsAlone(this)) run.ExpectAlertsFired(Organization!);
+    }
+}
+
+/// <summary>An admin changes an alert rule: its thresholds, whether it is on (SPEC §3.4).</summary>
+internal sealed class AlertRuleOperation : SimOperation
+{
+    public override string Kind => "alert-rule";
+    public required int Pick { get; init; }
+    public required bool Enabled { get; init; }
+    public required string Thresholds { get; init; }
+
+    public override async Task RunAsync(SimulationRun run)
+    {
+        var rules = await run.Process.AlertRules.ListAsync(Organization!.Id);
+        var rule = rules[Pick % rules.Count];
+        var thresholds = rule.Kind == AlertKinds.OrgBalanceBelow ? Thresholds.Replace(",", "00,") + "00" : Thresholds;
+        if (rule.Kind == AlertKinds.OrgProjectedRunout) thresholds = "0";
+        await run.Process.AlertRules.SaveAsync(Organization.Id, run.OwnerOf(Organization), rule.Id,
+            new AlertRuleInput(Enabled, thresholds, true, true, "", true, true));
     }
 }
 

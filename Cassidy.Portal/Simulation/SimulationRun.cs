@@ -387,7 +387,13 @@ internal sealed class SimulationRun : IAsyncDisposable
                 };
             case < 86: return NewMembershipChange(org);
             case < 87: return new TimeZoneOperation { Organization = org, Zone = Zones[Random.Next(Zones.Length)] };
-            case < 91: return new AlertOperation { Organization = org };
+            case < 90: return new AlertOperation { Organization = org };
+            case < 91:
+                return new AlertRuleOperation
+                {
+                    Organization = org, Pick = Random.Next(4), Enabled = Random.Next(4) > 0,
+                    Thresholds = string.Join(",", Enumerable.Range(0, 1 + Random.Next(3)).Select(_ => 5 + Random.Next(120)).Distinct().Order()),
+                };
             case < 93: return new TickOperation();
             default: return new IngestOperation { Organization = org, Events = [NewEvent(org), NewEvent(org)] };
         }
@@ -646,6 +652,16 @@ internal sealed class SimulationRun : IAsyncDisposable
 
     public bool IsDurable(string holdId) => _durableHolds.Contains(holdId);
 
+    /// <summary>Whether the payment taken for this quote was voided (the payment side is outside the ledger: read it).</summary>
+    public bool IsVoided(string quoteId)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT Status FROM Invoices WHERE QuoteId = $quote";
+        command.Parameters.AddWithValue("$quote", quoteId);
+        return command.ExecuteScalar() as string == InvoiceStatuses.Void;
+    }
+
     public ModelHold? FindHold(string id) => Model.Organizations.Values.Select(o => o.Holds.GetValueOrDefault(id)).FirstOrDefault(h => h is not null);
 
     // ---- checks -------------------------------------------------------------------------------------------------------
@@ -828,6 +844,8 @@ internal sealed class SimulationRun : IAsyncDisposable
             {
                 if ((string)rule[1]! == AlertKinds.OrgAllowancePercent && org.Allowance > 0 && org.PeriodUsage * 100 >= t * org.Allowance)
                     Expect($"{org.Slug}: alert {t}% of the allowance ({org.PeriodUsage} of {org.Allowance}) fired", true, fired.Contains(((long)rule[0]!, t, AlertFiring.OrganizationSubject)));
+                if ((string)rule[1]! == AlertKinds.OrgBalanceBelow && org.Balance < t * 1000)
+                    Expect($"{org.Slug}: alert balance {org.Balance} below {t} credits fired", true, fired.Contains(((long)rule[0]!, t, AlertFiring.OrganizationSubject)));
                 if ((string)rule[1]! == AlertKinds.MemberCapPercent)
                     foreach (var m in org.Members.Values.Where(m => m.Cap is > 0 && org.MemberUsage.GetValueOrDefault(m.UserId) * 100 >= t * m.Cap))
                         Expect($"{org.Slug}: alert {t}% of {m.NormalizedEmail}'s cap fired", true, fired.Contains(((long)rule[0]!, t, m.UserId)));
