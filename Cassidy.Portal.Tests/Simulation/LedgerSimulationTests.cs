@@ -10,7 +10,7 @@ namespace Cassidy.Portal.Tests.Simulation;
 public sealed class LedgerSimulationTests(ITestOutputHelper output)
 {
     /// <summary>Each found a defect before it was fixed (LEDGER.md, "What the simulation found"); a few more for breadth.</summary>
-    public static TheoryData<int> RegressionSeeds() => new() { 3, 5, 14, 16, 26, 42, 94, 1, 2 };
+    public static TheoryData<int> RegressionSeeds() => new() { 1, 2, 5, 14, 16, 26, 37, 42, 94 };
 
     /// <summary>A new seed every run, shown in the test's name so a failing run can be replayed.</summary>
     public static TheoryData<int> FreshSeed() =>

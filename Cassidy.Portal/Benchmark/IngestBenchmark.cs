@@ -85,18 +85,28 @@ public static class IngestBenchmark
         }
         var authorize = LoadResult.Combine(authorizeRounds);
         var baseline = LoadResult.Combine(minimalRounds);
+        // With a model and token ceilings authorize places a hold, and answers only once the hold is durable (LEDGER.md):
+        // each such call waits for a group commit. No target of its own; shown so the price of that guarantee is known.
+        // The ingest above used up the organization's credits: a package first, or no hold would be placed.
+        var ledger = portal.Services.GetRequiredService<Metering.CreditLedger>();
+        var bench = (await ledger.GetBalanceAsync("bench"))!;
+        await ledger.GrantAsync(bench.OrganizationId, Data.GrantKinds.CreditPackage, 100_000_000_000, null, "benchmark holds", null);
+        var holds = await LoadAsync("authorize placing holds", http, 32, duration,
+            (client, n) => Post(client, "/internal/v1/authorize", AuthorizeJson(n, withHold: true)));
         await minimal.StopAsync();
         await minimal.DisposeAsync();
         await portal.StopAsync();
         await portal.DisposeAsync();
 
-        long stored;
+        long stored, placed;
         await using (var connection = new SqliteConnection(connectionString))
         {
             await connection.OpenAsync();
             await using var count = connection.CreateCommand();
             count.CommandText = "SELECT COUNT(*) FROM UsageEvents";
             stored = Convert.ToInt64(await count.ExecuteScalarAsync());
+            count.CommandText = "SELECT COUNT(*) FROM CreditHolds";
+            placed = Convert.ToInt64(await count.ExecuteScalarAsync());
         }
 
         Console.WriteLine();
@@ -112,9 +122,10 @@ public static class IngestBenchmark
         Row("authorize, 32 clients", $"{authorize.RequestsPerSecond:N0} req/s, p99 {authorize.P99:0.00} ms", "", true);
         Row("  … vs minimal endpoint", $"{authorize.RequestsPerSecond / baseline.RequestsPerSecond:0.00}×, p99 +{authorize.P99 - baseline.P99:0.00} ms",
             "≥ 0.7×, p99 within 1 ms", authorize.RequestsPerSecond / baseline.RequestsPerSecond >= 0.7 && authorize.P99 - baseline.P99 <= 1);
+        Row("authorize placing holds (durable before answered), 32 clients", $"{holds.RequestsPerSecond:N0} req/s, p99 {holds.P99:0.00} ms ({placed:N0} holds in the database)", "", true);
         Row("durability: acknowledged events in the database", $"{stored:N0} of {acknowledged:N0}", "all", stored == acknowledged);
-        if (batches.Errors + singles.Errors + authorize.Errors > 0)
-            Console.WriteLine($"Errors: batches {batches.Errors}, singles {singles.Errors}, authorize {authorize.Errors}");
+        if (batches.Errors + singles.Errors + authorize.Errors + holds.Errors > 0)
+            Console.WriteLine($"Errors: batches {batches.Errors}, singles {singles.Errors}, authorize {authorize.Errors}, holds {holds.Errors}");
 
         SqliteConnection.ClearAllPools();
         try { Directory.Delete(folder, true); } catch (IOException) { }
@@ -221,8 +232,9 @@ public static class IngestBenchmark
         return body.RootElement.GetProperty("recorded").GetInt32();
     }
 
-    private static string AuthorizeJson(int n) =>
-        $"{{\"organization\":\"bench\",\"user\":\"m{n % Members}@bench.test\",\"feature\":\"agent_chat\"}}";
+    private static string AuthorizeJson(int n, bool withHold = false) => withHold
+        ? $"{{\"organization\":\"bench\",\"user\":\"m{n % Members}@bench.test\",\"feature\":\"agent_chat\",\"model\":\"gpt-4.1-mini\",\"maxInputTokens\":1000,\"maxOutputTokens\":100}}"
+        : $"{{\"organization\":\"bench\",\"user\":\"m{n % Members}@bench.test\",\"feature\":\"agent_chat\"}}";
 
     private static async Task<int> Post(HttpClient client, string path, string json)
     {

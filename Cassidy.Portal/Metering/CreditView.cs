@@ -26,9 +26,13 @@ public sealed class OrgView
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, HoldView> _holds = new(StringComparer.Ordinal);
+    // Sums kept as holds come and go, so a decision costs the same with ten active holds or ten thousand; expiries in a
+    // heap, so sweeping touches only the holds that expired.
+    private readonly PriorityQueue<string, DateTime> _expiries = new();
+    private readonly Dictionary<string, long> _heldByMember = new(StringComparer.Ordinal);
+    private long _held;
     private Dictionary<string, MemberInfo> _members = new(StringComparer.Ordinal);
     private Dictionary<string, long> _memberUsage = new(StringComparer.Ordinal);
-    private DateTime _nextHoldExpiry = DateTime.MaxValue;
     private DateTime _publishedChangeAt = DateTime.MaxValue;
     private DateTime _holdToStampAt = DateTime.MaxValue;
 
@@ -66,7 +70,7 @@ public sealed class OrgView
             _holdToStampAt = DateTime.MaxValue;
             _members = new Dictionary<string, MemberInfo>(book.MembersByEmail, StringComparer.Ordinal);
             _memberUsage = new Dictionary<string, long>(book.MemberUsage, StringComparer.Ordinal);
-            foreach (var id in resolvedHolds) _holds.Remove(id);
+            foreach (var id in resolvedHolds) Unhold(id);
         }
     }
 
@@ -80,7 +84,7 @@ public sealed class OrgView
     internal void RemoveHolds(IEnumerable<string> ids)
     {
         lock (_gate)
-            foreach (var id in ids) _holds.Remove(id);
+            foreach (var id in ids) Unhold(id);
     }
 
     /// <summary>A hold whose row just committed: counted here (again, if the view was rebuilt meanwhile), and stamped when it expires.</summary>
@@ -117,7 +121,7 @@ public sealed class OrgView
     /// <summary>Takes back a hold whose row could not be written: its caller never gets the id.</summary>
     public bool RemoveHold(string holdId)
     {
-        lock (_gate) return _holds.Remove(holdId);
+        lock (_gate) return Unhold(holdId);
     }
 
     /// <summary>Sum of the active holds; expired holds stop counting (and are dropped).</summary>
@@ -126,7 +130,7 @@ public sealed class OrgView
         lock (_gate)
         {
             SweepExpired(now);
-            return _holds.Values.Sum(h => h.Millicredits);
+            return _held;
         }
     }
 
@@ -139,13 +143,8 @@ public sealed class OrgView
         lock (_gate)
         {
             SweepExpired(now);
-            long orgHeld = 0, memberHeld = 0;
-            foreach (var h in _holds.Values)
-            {
-                orgHeld += h.Millicredits;
-                if (h.UserId == member.UserId) memberHeld += h.Millicredits;
-            }
-            var available = Balance - orgHeld;
+            var memberHeld = _heldByMember.GetValueOrDefault(member.UserId);
+            var available = Balance - _held;
             var used = _memberUsage.GetValueOrDefault(member.UserId);
             var cap = member.CapMillicredits;
             AuthorizeDecision Answer(bool allowed, string reason, string? holdId = null, long? held = null) =>
@@ -165,20 +164,31 @@ public sealed class OrgView
 
     private void AddHold(HoldView hold)
     {
+        Unhold(hold.Id);
         _holds[hold.Id] = hold;
-        if (hold.ExpiresAt < _nextHoldExpiry) _nextHoldExpiry = hold.ExpiresAt;
+        _expiries.Enqueue(hold.Id, hold.ExpiresAt);
+        _held += hold.Millicredits;
+        _heldByMember[hold.UserId] = _heldByMember.GetValueOrDefault(hold.UserId) + hold.Millicredits;
     }
 
+    private bool Unhold(string holdId)
+    {
+        if (!_holds.Remove(holdId, out var hold)) return false;
+        _held -= hold.Millicredits;
+        var left = _heldByMember[hold.UserId] - hold.Millicredits;
+        if (left == 0) _heldByMember.Remove(hold.UserId);
+        else _heldByMember[hold.UserId] = left;
+        return true;
+    }
+
+    /// <summary>Expired holds stop counting. A hold settled or released earlier left its entry in the heap: skipped here.</summary>
     private void SweepExpired(DateTime now)
     {
-        if (now < _nextHoldExpiry) return;
-        var next = DateTime.MaxValue;
-        foreach (var hold in _holds.Values.ToList())
+        while (_expiries.TryPeek(out var id, out var expiresAt) && expiresAt <= now)
         {
-            if (hold.ExpiresAt <= now) _holds.Remove(hold.Id);
-            else if (hold.ExpiresAt < next) next = hold.ExpiresAt;
+            _expiries.Dequeue();
+            if (_holds.TryGetValue(id, out var hold) && hold.ExpiresAt <= now) Unhold(id);
         }
-        _nextHoldExpiry = next;
     }
 
     public long MemberUsage(string userId)

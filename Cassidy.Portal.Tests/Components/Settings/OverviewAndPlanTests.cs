@@ -17,7 +17,7 @@ public sealed class OverviewAndPlanTests : PageTestContext
         cut.WaitForAssertion(() => Assert.Contains("20,000", cut.Find("[data-testid=balance]").TextContent), TimeSpan.FromSeconds(5));
         Assert.Contains("Monthly allowance", cut.Find("[data-testid=grants]").TextContent);
         Assert.Contains("15 Feb 2026, 09:00 (UTC)", cut.Find("[data-testid=reset]").TextContent);
-        Assert.Contains("Balance matches ledger", cut.Find("[data-testid=ledger-check]").TextContent);
+        Assert.Contains("Balance verified against 1 ledger entry", cut.Find("[data-testid=ledger-check]").TextContent);
         Assert.Contains("last beyond the reset", cut.Find("[data-testid=projection]").TextContent);
         Assert.Empty(cut.FindAll("[data-testid=out-of-credits]"));
     }
