@@ -3,10 +3,18 @@ using Xunit.Abstractions;
 
 namespace Cassidy.Portal.Tests.Simulation;
 
+/// <summary>The simulation keeps a core busy: it runs alone, after the parallel tests, so browser tests never wait on it.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SimulationCollection
+{
+    public const string Name = "ledger simulation";
+}
+
 /// <summary>
 /// The deterministic simulation of the engine (LEDGER.md): the seeds that found the defects of issue 11 on the engine as
 /// it was, kept as regression cases, plus one fresh seed every run. A failure names its seed and the command that replays it.
 /// </summary>
+[Collection(SimulationCollection.Name)]
 public sealed class LedgerSimulationTests(ITestOutputHelper output)
 {
     /// <summary>Each found a defect before it was fixed (LEDGER.md, "What the simulation found"); a few more for breadth.</summary>
