@@ -1,22 +1,8 @@
 using Cassidy.Portal;
-using Cassidy.Portal.Benchmark;
-using Cassidy.Portal.Simulation;
 
-if (args.Contains("--simulate"))
+if (await PortalCommands.RunAsync(args) is { } exitCode)
 {
-    Environment.ExitCode = LedgerSimulation.RunCommand(args);
-    return;
-}
-
-if (args.Contains("--benchmark-usage"))
-{
-    await UsageBenchmark.RunAsync(args);
-    return;
-}
-
-if (args.Contains("--benchmark"))
-{
-    await IngestBenchmark.RunAsync(args);
+    Environment.ExitCode = exitCode;
     return;
 }
 

@@ -80,4 +80,31 @@ public sealed class UsageExportTests(PortalFactoryFixture fixture) : IClassFixtu
         Assert.Equal(data.Credits / 1000m, rows.Sum(r => decimal.Parse(r[^1], CultureInfo.InvariantCulture)));
         Assert.DoesNotContain("globex", csv);
     }
+
+    [Theory]
+    [InlineData("/orgs/acme/settings/usage/export.csv?from=1900-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "between the years 2000 and 2100")]
+    [InlineData("/orgs/acme/settings/usage/export.csv?from=2024-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "at most 400 days")]
+    [InlineData("/orgs/acme/settings/usage/events.csv?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "must come after its start")]
+    [InlineData("/orgs/acme/settings/usage/events.csv?from=2026-01-01T00:00:00Z", "both ends")]
+    [InlineData("/orgs/acme/my-usage/export.csv?from=2020-01-01T00:00:00Z&to=2099-01-01T00:00:00Z", "at most 400 days")]
+    [InlineData("/orgs/acme/settings/audit/export.csv?to=9999-12-31", "between the years 2000 and 2100")]
+    [InlineData("/orgs/acme/settings/audit/export.csv?from=2020-01-01&to=2026-01-01", "at most 400 days")]
+    public async Task An_export_of_a_range_that_cannot_be_read_is_a_400_that_says_why(string path, string why)
+    {
+        var admin = await fixture.AdminClientAsync();
+
+        var response = await admin.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(why, await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("/orgs/acme/settings/usage/export.csv?from=yesterday&to=today")]
+    [InlineData("/orgs/acme/settings/audit/export.csv?from=2026-13-45")]
+    public async Task An_export_with_a_date_that_is_not_a_date_is_a_400(string path)
+    {
+        var admin = await fixture.AdminClientAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.GetAsync(path)).StatusCode);
+    }
 }

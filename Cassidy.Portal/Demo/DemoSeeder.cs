@@ -7,8 +7,9 @@ using Microsoft.EntityFrameworkCore;
 namespace Cassidy.Portal.Demo;
 
 /// <summary>
-/// Fills an empty database with the demo organizations of SPEC §5: acme (Team, 12 members) and globex, plus the
-/// staff user. Every password is <see cref="Password"/>. Runs only when <c>Demo:Enabled</c> and no user exists.
+/// Fills an empty database with the demo organizations of SPEC §5: acme (Team, 12 members) and globex, plus (in
+/// Development only) the staff user. Every password is <see cref="Password"/>, which the README publishes: so demo data is
+/// on in Development and off elsewhere unless <c>Demo:Enabled</c> says otherwise, and then every start warns about it.
 /// </summary>
 public sealed class DemoSeeder(
     IDbContextFactory<PortalDbContext> dbFactory,
@@ -19,6 +20,7 @@ public sealed class DemoSeeder(
     CreditLedger ledger,
     PlanCatalog plans,
     TimeProvider clock,
+    IHostEnvironment environment,
     ILogger<DemoSeeder> logger)
 {
     public const string Password = "Demo123!";
@@ -74,9 +76,16 @@ public sealed class DemoSeeder(
         new("frank@globex.test", 4, ["claude-haiku-4.5"]),
     ];
 
+    /// <summary>Demo data is on in Development, off elsewhere, unless <c>Demo:Enabled</c> is set either way.</summary>
+    public static bool IsEnabled(IConfiguration configuration, IHostEnvironment environment) =>
+        configuration.GetValue<bool?>("Demo:Enabled") ?? environment.IsDevelopment();
+
     public async Task SeedAsync(CancellationToken ct = default)
     {
-        if (!configuration.GetValue("Demo:Enabled", true)) return;
+        if (!IsEnabled(configuration, environment)) return;
+        if (!environment.IsDevelopment())
+            logger.LogWarning("Demo:Enabled is on in the {Environment} environment: the demo accounts and their published password " +
+                "exist in this installation. Turn it off (Demo__Enabled=false) and delete them unless this is a demonstration.", environment.EnvironmentName);
         await EnsureRolesAsync();
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
         {
@@ -108,11 +117,16 @@ public sealed class DemoSeeder(
         await ledger.RefreshAsync(globex.Id);
         logger.LogInformation("Demo usage recorded in {Ms} ms.", usageWatch.ElapsedMilliseconds);
 
-        var staff = await CreateUserAsync("staff@cassidy.test", "Sasha Staff", hash);
-        await users.AddToRoleAsync(staff, StaffRole);
+        // Staff can grant any organization any credits: a staff account with a published password exists only on a
+        // developer's machine. Elsewhere, create staff with --create-staff.
+        if (environment.IsDevelopment())
+        {
+            var staff = await CreateUserAsync("staff@cassidy.test", "Sasha Staff", hash);
+            await users.AddToRoleAsync(staff, StaffRole);
+        }
 
-        logger.LogInformation("Demo data seeded in {Ms} ms with {Events} usage events (sign in as admin@acme.test / {Password}).",
-            (clock.GetUtcNow() - started).TotalMilliseconds, events, Password);
+        logger.LogInformation("Demo data seeded in {Ms} ms with {Events} usage events (demo accounts as listed in the README).",
+            (clock.GetUtcNow() - started).TotalMilliseconds, events);
     }
 
     private async Task EnsureRolesAsync()

@@ -7,6 +7,16 @@ namespace Cassidy.Portal.Metering;
 /// <summary>[FromUtc, ToUtc): whole UTC hours, because the rollups are hourly buckets.</summary>
 public sealed record UsageRange(DateTime FromUtc, DateTime ToUtc)
 {
+    /// <summary>The longest range a page or an export reads: a custom range of centuries would build a chart point per day.</summary>
+    public const int MaxDays = 400;
+
+    /// <summary>Why a custom range can't be read, in words for the person who chose it; null when it can.</summary>
+    public static string? Problem(DateTime fromUtc, DateTime toUtc) =>
+        toUtc <= fromUtc ? "The end of the range must come after its start."
+        : fromUtc.Year < 2000 || toUtc.Year > 2100 ? "Choose dates between the years 2000 and 2100."
+        : toUtc - fromUtc > TimeSpan.FromDays(MaxDays + 1) ? $"Choose a range of at most {MaxDays} days."
+        : null;
+
     /// <summary>Local days <paramref name="first"/>..<paramref name="last"/> (inclusive) in <paramref name="zone"/>.</summary>
     public static UsageRange Days(DateOnly first, DateOnly last, TimeZoneInfo zone) =>
         new(LocalDays.StartUtc(first, zone), LocalDays.StartUtc(last.AddDays(1), zone));
