@@ -81,6 +81,8 @@ public static class PortalSetup
             .AddClaimsPrincipalFactory<PortalClaimsFactory>()
             .AddDefaultTokenProviders();
         services.AddSingleton<IEmailSender<ApplicationUser>, IdentityNoOpEmailSender>();
+        services.AddTransportSecurity();
+        services.AddAbuseLimits();
         services.AddPortalServices();
         services.AddScoped<DemoSeeder>();
         services.AddInternalApi();
@@ -115,17 +117,14 @@ public static class PortalSetup
 
     public static void MapPortal(this WebApplication app)
     {
+        // First the client's real scheme and address (behind a proxy), then https, HSTS and Secure cookies when served on https.
+        app.UseTransportSecurity();
         // Outermost, so the error page, re-executed status pages, static files and the API all carry the headers.
         app.UseSecurityHeaders();
         if (app.Environment.IsDevelopment())
-        {
             app.UseMigrationsEndPoint();
-        }
         else
-        {
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
-            app.UseHsts();
-        }
         // The internal API (/internal/v1) branches off here: it authenticates by bearer key (InternalApiGate), so the page
         // middleware below — status-code pages, cookie authentication, authorization, antiforgery — is pure cost for it
         // (measured: about half of authorize's server time). Middleware the API needs too (exception handler, HSTS,
@@ -135,6 +134,7 @@ public static class PortalSetup
         // Before routing and authorization, so a refused request (403/404) is re-executed as the friendly status page.
         app.UseStatusCodePagesWithReExecute("/status/{0}", createScopeForStatusCodePages: true);
         app.UseRouting();
+        app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();

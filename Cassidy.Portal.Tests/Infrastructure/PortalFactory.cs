@@ -14,7 +14,15 @@ public class PortalFactory : WebApplicationFactory<Program>
 {
     public string DataFolder { get; }
     private readonly bool _ownsDataFolder;
-    private readonly Dictionary<string, string?> _settings = new();
+    private readonly Dictionary<string, string?> _settings = new()
+    {
+        // The tests sign in many times a minute from one address; the per-client limits are the subject of their own tests.
+        ["AbuseLimits:SignInPerMinute"] = "100000",
+        ["AbuseLimits:RegisterPerTenMinutes"] = "100000",
+        ["AbuseLimits:PasswordResetPerTenMinutes"] = "100000",
+        ["AbuseLimits:InvitationPerMinute"] = "100000",
+    };
+    private string? _environment;
 
     public PortalFactory() : this(null) { }
 
@@ -36,9 +44,17 @@ public class PortalFactory : WebApplicationFactory<Program>
         return this;
     }
 
+    /// <summary>Runs the portal as an installation would (Production, Staging) instead of the factory's Development.</summary>
+    public PortalFactory InEnvironment(string environment)
+    {
+        _environment = environment;
+        return this;
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         Directory.CreateDirectory(DataFolder);
+        if (_environment is not null) builder.UseEnvironment(_environment);
         builder.UseSetting("ConnectionStrings:Portal", $"Data Source={Path.Combine(DataFolder, "portal.db")}");
         builder.UseSetting("Portal:DataDirectory", DataFolder);
         builder.UseSetting("Email:PickupDirectory", Path.Combine(DataFolder, "mail"));
