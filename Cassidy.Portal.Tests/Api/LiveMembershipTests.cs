@@ -84,6 +84,21 @@ public sealed class LiveMembershipTests(ApiFixture fixture) : IClassFixture<ApiF
     }
 
     [Fact]
+    public async Task The_last_owner_cannot_delete_their_account()
+    {
+        var (org, emails) = await fixture.CreateOrgAsync(members: 2);
+        await using var scope = fixture.Factory.Services.CreateAsyncScope();
+        var owner = (await scope.ServiceProvider.GetRequiredService<UserManager<ApplicationUser>>().FindByEmailAsync(emails[0]))!;
+
+        var result = await scope.ServiceProvider.GetRequiredService<AccountChanges>().DeleteAsync(owner);
+
+        Assert.False(result.Succeeded);
+        Assert.Contains($"You are the last owner of {org.Name}", Assert.Single(result.Errors).Description);
+        Assert.NotNull(await scope.ServiceProvider.GetRequiredService<UserManager<ApplicationUser>>().FindByEmailAsync(emails[0]));
+        Assert.Equal(HttpStatusCode.OK, await AuthorizeAsync(fixture.Client(), org.Slug, emails[0]));
+    }
+
+    [Fact]
     public async Task An_invited_person_is_authorized_as_soon_as_they_join()
     {
         var (org, emails) = await fixture.CreateOrgAsync(plan: "Team", members: 1);

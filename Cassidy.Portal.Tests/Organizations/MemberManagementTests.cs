@@ -189,6 +189,57 @@ public sealed class MemberManagementTests : IAsyncLifetime
         Assert.Equal("Morgan Member", Assert.Single(found).Name);
     }
 
+    [Fact]
+    public async Task Two_owners_demoting_each_other_at_the_same_moment_leave_one_owner()
+    {
+        Assert.True((await _members.ChangeRoleAsync(_acme.Id, OwnerActor, _admin.Id, OrganizationRole.Owner)).Succeeded);
+
+        var results = await Task.WhenAll(
+            Task.Run(() => _members.ChangeRoleAsync(_acme.Id, OwnerActor, _admin.Id, OrganizationRole.Admin)),
+            Task.Run(() => _members.ChangeRoleAsync(_acme.Id, AdminActor, _owner.Id, OrganizationRole.Admin)));
+
+        Assert.Single(results, r => r.Succeeded);
+        Assert.Contains("is the last owner", Assert.Single(results, r => !r.Succeeded).Error);
+        await using var db = _db.CreateContext();
+        Assert.Equal(1, await db.Memberships.CountAsync(m => m.OrganizationId == _acme.Id && m.Role == OrganizationRole.Owner));
+    }
+
+    [Fact]
+    public async Task An_admin_sends_at_most_twenty_invitations_an_hour()
+    {
+        for (var i = 0; i < MemberManagement.InvitationsPerAdminPerHour; i++)
+            Assert.True((await _members.InviteAsync(_acme.Id, AdminActor, $"person{i}@newco.test", OrganizationRole.Member)).Result.Succeeded);
+
+        var refused = await _members.InviteAsync(_acme.Id, AdminActor, "one-more@newco.test", OrganizationRole.Member);
+
+        Assert.Equal(("limit", false), (refused.Result.Field, refused.Result.Succeeded));
+        Assert.Contains("20 invitations in the last hour", refused.Result.Error);
+        var pending = await _members.PendingInvitationsAsync(_acme.Id);
+        Assert.False((await _members.ResendAsync(_acme.Id, AdminActor, pending[0].Id)).Result.Succeeded); // resends count too
+        Assert.True((await _members.InviteAsync(_acme.Id, OwnerActor, "one-more@newco.test", OrganizationRole.Member)).Result.Succeeded);
+        _clock.Advance(TimeSpan.FromHours(1));
+        Assert.True((await _members.InviteAsync(_acme.Id, AdminActor, "later@newco.test", OrganizationRole.Member)).Result.Succeeded);
+    }
+
+    [Fact]
+    public async Task Resending_and_accepting_check_the_plans_member_limit()
+    {
+        var invited = await _members.InviteAsync(_acme.Id, OwnerActor, "nina@newco.test", OrganizationRole.Member);
+        var pending = Assert.Single(await _members.PendingInvitationsAsync(_acme.Id));
+        await using (var db = _db.CreateContext())
+            await db.Organizations.Where(o => o.Id == _acme.Id).ExecuteUpdateAsync(s => s.SetProperty(o => o.Plan, "Free")); // 3 seats, 3 members
+
+        var resend = await _members.ResendAsync(_acme.Id, OwnerActor, pending.Id);
+        var nina = await _db.AddUserAsync("nina@newco.test", "Nina New");
+        var link = invited.Link!;
+        var accept = await _members.AcceptAsync(link[(link.LastIndexOf('/') + 1)..], nina.Id);
+
+        Assert.Equal("plan", resend.Result.Field);
+        Assert.Contains("as many members as its plan allows", accept.Error);
+        await using var after = _db.CreateContext();
+        Assert.False(await after.Memberships.AnyAsync(m => m.UserId == nina.Id));
+    }
+
     public async Task DisposeAsync()
     {
         await _ledger.DisposeAsync();

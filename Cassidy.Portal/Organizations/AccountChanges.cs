@@ -1,6 +1,7 @@
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Metering;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
 
 namespace Cassidy.Portal.Organizations;
 
@@ -9,7 +10,7 @@ namespace Cassidy.Portal.Organizations;
 /// runtime names members by e-mail, so a new address works and the old one stops working as soon as the change is made,
 /// and a deleted account stops being authorized in every organization it belonged to.
 /// </summary>
-public sealed class AccountChanges(UserManager<ApplicationUser> users, CreditLedger ledger)
+public sealed class AccountChanges(UserManager<ApplicationUser> users, CreditLedger ledger, IDbContextFactory<PortalDbContext> dbFactory)
 {
     /// <summary>Confirms an e-mail change (the link of Manage/Email): the address is also the user name.</summary>
     public async Task<IdentityResult> ChangeEmailAsync(ApplicationUser user, string email, string token)
@@ -20,9 +21,26 @@ public sealed class AccountChanges(UserManager<ApplicationUser> users, CreditLed
         return result;
     }
 
-    /// <summary>Deletes the account (Manage/Personal data); its memberships go with it.</summary>
+    /// <summary>
+    /// Deletes the account (Manage/Personal data); its memberships go with it. Refused while the person is the last owner
+    /// of an organization, which would be left with nobody able to manage it.
+    /// </summary>
     public async Task<IdentityResult> DeleteAsync(ApplicationUser user)
     {
+        await using (var db = await dbFactory.CreateDbContextAsync())
+        {
+            var orphans = await db.Memberships
+                .Where(m => m.UserId == user.Id && m.Role == OrganizationRole.Owner
+                    && db.Memberships.Count(o => o.OrganizationId == m.OrganizationId && o.Role == OrganizationRole.Owner) == 1)
+                .Select(m => m.Organization.Name).ToListAsync();
+            if (orphans.Count > 0)
+                return IdentityResult.Failed(new IdentityError
+                {
+                    Code = "LastOwner",
+                    Description = $"You are the last owner of {string.Join(", ", orphans)}. Make another member an owner first, " +
+                                  "so the organization is not left without anyone who can manage it.",
+                });
+        }
         var result = await users.DeleteAsync(user);
         if (result.Succeeded) await ledger.RefreshMemberAsync(user.Id);
         return result;

@@ -29,6 +29,10 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
     PlanCatalog plans, CreditLedger ledger)
 {
     public static readonly TimeSpan InvitationLifetime = TimeSpan.FromDays(7);
+    /// <summary>Invitations and resends an organization may send a day, and one admin an hour: an invitation is an e-mail with
+    /// the organization's name in it, so without a limit open registration would make the portal a relay for anyone's text.</summary>
+    public const int InvitationsPerOrganizationPerDay = 50;
+    public const int InvitationsPerAdminPerHour = 20;
 
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
 
@@ -84,6 +88,7 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var organization = await db.Organizations.SingleAsync(o => o.Id == organizationId, ct);
+        if (await SendingRefusalAsync(db, organizationId, actor, ct) is { } refused) return new(refused, null);
         var normalized = email.ToUpperInvariant();
         if (await db.Memberships.AnyAsync(m => m.OrganizationId == organizationId && m.User.NormalizedEmail == normalized, ct))
             return new(ChangeResult.Refused($"{email} is already a member of {organization.Name}.", "email"), null);
@@ -128,6 +133,15 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         var now = Now;
         if (invitation is null || invitation.AcceptedAt is not null || invitation.RevokedAt is not null)
             return new(ChangeResult.Refused("This invitation is no longer pending."), null);
+        if (await SendingRefusalAsync(db, organizationId, actor, ct) is { } refused) return new(refused, null);
+        // The seat this invitation holds counts only while it is pending: an expired one must still fit the plan.
+        var seats = await db.Memberships.CountAsync(m => m.OrganizationId == organizationId, ct)
+            + await db.Invitations.CountAsync(i => i.OrganizationId == organizationId && i.Id != invitationId && i.AcceptedAt == null
+                && i.RevokedAt == null && i.ExpiresAt > now, ct);
+        if (seats >= MemberLimit(invitation.Organization))
+            return new(ChangeResult.Refused(
+                $"The {invitation.Organization.Plan} plan includes {MemberLimit(invitation.Organization)} members, and {invitation.Organization.Name} has no seat left for this invitation. Upgrade the plan first.",
+                "plan"), null);
         var token = NewToken();
         invitation.TokenHash = Hash(token);
         invitation.LastSentAt = now;
@@ -163,13 +177,17 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         var touchesOwner = role == OrganizationRole.Owner || membership.Role == OrganizationRole.Owner;
         if (touchesOwner && !await IsOwnerAsync(organizationId, actor, ct))
             return ChangeResult.Refused("Only an owner can grant or take away the Owner role.");
-        if (membership.Role == OrganizationRole.Owner && await OwnerCountAsync(db, organizationId, ct) == 1)
-            return ChangeResult.Refused($"{membership.User.DisplayName} is the last owner. Make someone else an owner first.");
 
+        // The last-owner rule and the change are one statement, so two owners demoting each other at the same moment
+        // leave one owner, not none.
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var before = membership.Role;
-        membership.Role = role;
+        var changed = await KeepingAnOwner(db, organizationId, membership)
+            .ExecuteUpdateAsync(s => s.SetProperty(m => m.Role, role), ct);
+        if (changed == 0) return ChangeResult.Refused($"{membership.User.DisplayName} is the last owner. Make someone else an owner first.");
         AuditLog.Record(db, organizationId, actor, AuditActions.MemberRoleChanged, Describe(membership.User), before.ToString(), role.ToString(), Now);
         await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
         return ChangeResult.Ok;
     }
 
@@ -179,16 +197,16 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         var membership = await db.Memberships.Include(m => m.User)
             .SingleOrDefaultAsync(m => m.OrganizationId == organizationId && m.UserId == userId, ct);
         if (membership is null) return ChangeResult.Refused("This person is no longer a member.");
-        if (membership.Role == OrganizationRole.Owner)
+        if (membership.Role == OrganizationRole.Owner && !await IsOwnerAsync(organizationId, actor, ct))
+            return ChangeResult.Refused("Only an owner can remove another owner.");
+        await using (var transaction = await db.Database.BeginTransactionAsync(ct))
         {
-            if (await OwnerCountAsync(db, organizationId, ct) == 1)
+            if (await KeepingAnOwner(db, organizationId, membership).ExecuteDeleteAsync(ct) == 0)
                 return ChangeResult.Refused($"{membership.User.DisplayName} is the last owner and can't be removed.");
-            if (!await IsOwnerAsync(organizationId, actor, ct))
-                return ChangeResult.Refused("Only an owner can remove another owner.");
+            AuditLog.Record(db, organizationId, actor, AuditActions.MemberRemoved, Describe(membership.User), membership.Role.ToString(), null, Now);
+            await db.SaveChangesAsync(ct);
+            await transaction.CommitAsync(ct);
         }
-        db.Memberships.Remove(membership);
-        AuditLog.Record(db, organizationId, actor, AuditActions.MemberRemoved, Describe(membership.User), membership.Role.ToString(), null, Now);
-        await db.SaveChangesAsync(ct);
         // Membership is live (SPEC §6): from now on authorize answers 404 and usage events unknown_member.
         await ledger.RefreshAsync(organizationId);
         return ChangeResult.Ok;
@@ -220,7 +238,10 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         var user = await db.Users.SingleAsync(u => u.Id == userId, ct);
         if (!string.Equals(user.Email, invitation.Email, StringComparison.OrdinalIgnoreCase))
             return ChangeResult.Refused($"This invitation was sent to {invitation.Email}. Sign in with that address to accept it.");
-        if (!await db.Memberships.AnyAsync(m => m.OrganizationId == invitation.OrganizationId && m.UserId == userId, ct))
+        var alreadyMember = await db.Memberships.AnyAsync(m => m.OrganizationId == invitation.OrganizationId && m.UserId == userId, ct);
+        if (!alreadyMember && await db.Memberships.CountAsync(m => m.OrganizationId == invitation.OrganizationId, ct) >= MemberLimit(invitation.Organization))
+            return ChangeResult.Refused($"{invitation.Organization.Name} has as many members as its plan allows. Ask an admin to upgrade the plan, then open the link again.");
+        if (!alreadyMember)
             db.Memberships.Add(new Membership { OrganizationId = invitation.OrganizationId, UserId = userId, Role = invitation.Role, JoinedAt = now });
         invitation.AcceptedAt = now;
         invitation.AcceptedByUserId = userId;
@@ -243,8 +264,28 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         return await db.Memberships.AnyAsync(m => m.OrganizationId == organizationId && m.UserId == actor.UserId && m.Role == OrganizationRole.Owner, ct);
     }
 
-    private static Task<int> OwnerCountAsync(PortalDbContext db, int organizationId, CancellationToken ct) =>
-        db.Memberships.CountAsync(m => m.OrganizationId == organizationId && m.Role == OrganizationRole.Owner, ct);
+    /// <summary>
+    /// The membership, unless taking it out of the Owner role would leave the organization without one: the count is part
+    /// of the same UPDATE or DELETE statement, so SQLite decides it under the write lock.
+    /// </summary>
+    private static IQueryable<Membership> KeepingAnOwner(PortalDbContext db, int organizationId, Membership membership) =>
+        db.Memberships.Where(m => m.Id == membership.Id && (m.Role != OrganizationRole.Owner
+            || db.Memberships.Count(o => o.OrganizationId == organizationId && o.Role == OrganizationRole.Owner) > 1));
+
+    /// <summary>Why no more invitations may be sent now (the daily and hourly limits), or null.</summary>
+    private async Task<ChangeResult?> SendingRefusalAsync(PortalDbContext db, int organizationId, AuditActor actor, CancellationToken ct)
+    {
+        var now = Now;
+        string[] sending = [AuditActions.MemberInvited, AuditActions.InvitationResent];
+        var today = await db.AuditEntries.CountAsync(a => a.OrganizationId == organizationId && sending.Contains(a.Action) && a.At > now.AddDays(-1), ct);
+        if (today >= InvitationsPerOrganizationPerDay)
+            return ChangeResult.Refused($"Your organization has sent {InvitationsPerOrganizationPerDay} invitations in the last 24 hours, the most it may. Try again tomorrow.", "limit");
+        var thisHour = await db.AuditEntries.CountAsync(a => a.OrganizationId == organizationId && a.ActorUserId == actor.UserId
+            && sending.Contains(a.Action) && a.At > now.AddHours(-1), ct);
+        return thisHour >= InvitationsPerAdminPerHour
+            ? ChangeResult.Refused($"You have sent {InvitationsPerAdminPerHour} invitations in the last hour, the most one person may. Try again later.", "limit")
+            : null;
+    }
 
     private static EmailMessage InvitationEmail(string to, string organization, string inviter, OrganizationRole role, string link, DateTime expiresAt)
     {

@@ -325,11 +325,11 @@ internal sealed class MembershipOperation : SimOperation
 
     public override async Task RunAsync(SimulationRun run)
     {
-        var org = Organization!;
+        var org = Organization;
         switch (Change)
         {
             case "invite":
-                var invited = await run.Process.Members.InviteAsync(org.Id, run.OwnerOf(org), User.Email, OrganizationRole.Member);
+                var invited = await run.Process.Members.InviteAsync(org!.Id, run.OwnerOf(org), User.Email, OrganizationRole.Member);
                 if (invited.Link is { } link) run.Invitations.Add((org, User, link[(link.LastIndexOf('/') + 1)..]));
                 break;
             case "join":
@@ -338,7 +338,7 @@ internal sealed class MembershipOperation : SimOperation
                 if (invitation.Token is not null) await run.Process.Members.AcceptAsync(invitation.Token, User.Id);
                 break;
             case "remove":
-                await run.Process.Members.RemoveAsync(org.Id, run.OwnerOf(org), User.Id);
+                await run.Process.Members.RemoveAsync(org!.Id, run.OwnerOf(org), User.Id);
                 break;
             default: // "email": as the confirmation link of Manage/Email does it
                 var user = await run.Process.Users.FindByIdAsync(User.Id);

@@ -431,7 +431,8 @@ internal sealed class SimulationRun : IAsyncDisposable
             0 when outsiders.Count > 0 => new MembershipOperation { Organization = org, Change = "invite", User = outsiders[Random.Next(outsiders.Count)] },
             1 when pending.Count > 0 => new MembershipOperation { Organization = org, Change = "join", User = pending[Random.Next(pending.Count)].User },
             2 when members.Count > 0 => new MembershipOperation { Organization = org, Change = "remove", User = members[Random.Next(members.Count)] },
-            _ when members.Count > 0 => new MembershipOperation { Organization = org, Change = "email", User = members[Random.Next(members.Count)] },
+            // A person's e-mail is theirs, not one organization's: the change concerns every organization they are in.
+            _ when members.Count > 0 => new MembershipOperation { Organization = null, Change = "email", User = members[Random.Next(members.Count)] },
             _ => new AlertOperation { Organization = org },
         };
     }
