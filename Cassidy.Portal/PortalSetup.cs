@@ -66,7 +66,9 @@ public static class PortalSetup
 
         services.AddIdentityCore<ApplicationUser>(options =>
             {
-                options.SignIn.RequireConfirmedAccount = false;
+                // An account signs in once its address is confirmed (the link of the confirmation e-mail, or the invitation
+                // that reached it): nobody works under an address they don't own.
+                options.SignIn.RequireConfirmedAccount = true;
                 options.Stores.SchemaVersion = IdentitySchemaVersions.Version3;
                 options.Password.RequiredLength = 8;
                 options.Lockout.MaxFailedAccessAttempts = 5;
@@ -80,7 +82,8 @@ public static class PortalSetup
             .AddSignInManager()
             .AddClaimsPrincipalFactory<PortalClaimsFactory>()
             .AddDefaultTokenProviders();
-        services.AddSingleton<IEmailSender<ApplicationUser>, IdentityNoOpEmailSender>();
+        services.AddScoped<AccountEmails>();
+        services.AddScoped<IEmailSender<ApplicationUser>>(sp => sp.GetRequiredService<AccountEmails>());
         services.AddTransportSecurity();
         services.AddAbuseLimits();
         services.AddPortalServices();

@@ -37,7 +37,7 @@ public sealed class ApiFixture : IAsyncLifetime
         var ids = new List<string>();
         foreach (var email in emails)
         {
-            var user = new ApplicationUser { UserName = email, Email = email, DisplayName = email };
+            var user = new ApplicationUser { UserName = email, Email = email, EmailConfirmed = true, DisplayName = email };
             var result = await users.CreateAsync(user);
             Assert.True(result.Succeeded);
             ids.Add(user.Id);

@@ -25,7 +25,7 @@ public abstract class PageTestContext : MudTestContext
         Services.AddSingleton(LedgerHarness.Configuration);
         Services.AddSingleton(LedgerHarness.Plans());
         Services.AddSingleton(H.Ledger);
-        Services.AddSingleton(new EmailOutbox(H.Clock));
+        Services.AddSingleton(new EmailOutbox(H.Clock, new Microsoft.AspNetCore.DataProtection.EphemeralDataProtectionProvider()));
         Services.AddScoped<OrganizationAccess>();
         Services.AddScoped<MemberManagement>();
         Services.AddScoped<OrganizationSettings>();

@@ -61,6 +61,29 @@ public class PortalFactory : WebApplicationFactory<Program>
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
     }
 
+    /// <summary>
+    /// The e-mail the portal delivered to <paramref name="to"/> (its .eml in the pickup directory) whose subject contains
+    /// <paramref name="subject"/>, once the outbox dispatcher has sent it.
+    /// </summary>
+    public async Task<MimeKit.MimeMessage> DeliveredEmailAsync(string to, string subject)
+    {
+        var folder = Path.Combine(DataFolder, "mail");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            if (Directory.Exists(folder))
+                foreach (var file in Directory.GetFiles(folder, "*.eml"))
+                {
+                    var message = await MimeKit.MimeMessage.LoadAsync(file);
+                    if (message.To.Mailboxes.Any(m => string.Equals(m.Address, to, StringComparison.OrdinalIgnoreCase))
+                        && (message.Subject ?? "").Contains(subject, StringComparison.Ordinal))
+                        return message;
+                }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"No e-mail '{subject}' to {to} was delivered.");
+            await Task.Delay(100);
+        }
+    }
+
     public HttpClient CreateBrowserlessClient() =>
         CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
 

@@ -37,7 +37,11 @@ public sealed class TestDatabase : IAsyncDisposable
     public async Task<ApplicationUser> AddUserAsync(string email, string name)
     {
         await using var db = CreateContext();
-        var user = new ApplicationUser { UserName = email, NormalizedUserName = email.ToUpperInvariant(), Email = email, NormalizedEmail = email.ToUpperInvariant(), DisplayName = name, SecurityStamp = Guid.NewGuid().ToString() };
+        var user = new ApplicationUser
+        {
+            UserName = email, NormalizedUserName = email.ToUpperInvariant(), Email = email, NormalizedEmail = email.ToUpperInvariant(),
+            EmailConfirmed = true, DisplayName = name, SecurityStamp = Guid.NewGuid().ToString(),
+        };
         db.Users.Add(user);
         await db.SaveChangesAsync();
         return user;

@@ -23,17 +23,57 @@ public sealed class AccountTests : IAsyncLifetime
         var response = await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
 
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        Assert.EndsWith("/orgs/ninas-lab/settings", response.Headers.Location!.ToString());
+        Assert.Contains("/Account/RegisterConfirmation", response.Headers.Location!.ToString());
         await using var db = await DbAsync();
         var membership = await db.Memberships.Include(m => m.Organization).Include(m => m.User)
             .SingleAsync(m => m.User.Email == "nina@newco.test");
         Assert.Equal(OrganizationRole.Owner, membership.Role);
         Assert.Equal("Free", membership.Organization.Plan);
         Assert.Equal("Nina's Lab", membership.Organization.Name);
+        Assert.False(membership.User.EmailConfirmed);
 
-        // Signed in straight away, as the owner of the new organization.
-        var settings = await client.GetAsync(response.Headers.Location);
-        Assert.Equal(HttpStatusCode.OK, settings.StatusCode);
+        // Not signed in until the address is confirmed: the confirmation e-mail's link signs in, into the new organization.
+        Assert.Equal(HttpStatusCode.Redirect, (await client.GetAsync("/orgs/ninas-lab/settings")).StatusCode);
+        var link = await ConfirmationLinkAsync("nina@newco.test");
+        var confirmed = await client.GetAsync(link);
+        Assert.True(confirmed.StatusCode == HttpStatusCode.Redirect, $"{link} → {(int)confirmed.StatusCode} {confirmed.Headers.Location}");
+        Assert.True(confirmed.Headers.Location!.ToString().EndsWith("/orgs/ninas-lab/settings"), $"{link} → {confirmed.Headers.Location}");
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/orgs/ninas-lab/settings")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(link)).StatusCode); // the link works once
+    }
+
+    [Fact]
+    public async Task Registering_an_address_that_has_an_account_answers_the_same_and_tells_its_owner()
+    {
+        var client = _factory.CreateBrowserlessClient();
+        var form = await PortalFactory.FormFieldsAsync(client, "/Account/Register");
+        form["Input.DisplayName"] = "Impostor";
+        form["Input.OrganizationName"] = "Impostor Co";
+        form["Input.Email"] = "priya@acme.test";
+        form["Input.Password"] = "Sturdy#Pass9";
+        form["Input.ConfirmPassword"] = "Sturdy#Pass9";
+        var response = await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Contains("/Account/RegisterConfirmation", response.Headers.Location!.ToString()); // as for a new address
+        var page = await client.GetStringAsync(response.Headers.Location);
+        Assert.Contains("We sent an e-mail to", page);
+        await using var db = await DbAsync();
+        Assert.False(await db.Organizations.AnyAsync(o => o.Name == "Impostor Co"));
+        var note = await db.OutboxMessages.SingleAsync(m => m.To == "priya@acme.test" && m.Kind == "account-exists");
+        Assert.Contains("already has one", note.TextBody);
+        Assert.True((await PortalFactory.PostLoginAsync(_factory.CreateBrowserlessClient(), "priya@acme.test", "Demo123!")).StatusCode == HttpStatusCode.Redirect);
+    }
+
+    /// <summary>The link of the confirmation e-mail, as delivered.</summary>
+    private async Task<string> ConfirmationLinkAsync(string email)
+    {
+        var message = await _factory.DeliveredEmailAsync(email, "Confirm your e-mail address");
+        var link = System.Text.RegularExpressions.Regex.Match(message.TextBody ?? "", @"http\S+").Value;
+        Assert.True(link.Length > 0, $"no link in: {message.TextBody}");
+        await using var db = await DbAsync();
+        Assert.All(await db.OutboxMessages.Where(m => m.To == email).ToListAsync(), m => Assert.DoesNotContain(link, m.TextBody + m.HtmlBody));
+        return link;
     }
 
     [Fact]

@@ -24,8 +24,15 @@ public class OutboxMessage
     public string To { get; set; } = "";
 
     public string Subject { get; set; } = "";
+    /// <summary>The body; where it carries a link that opens an account (<see cref="Secret"/>) it says <c>{{secret-link}}</c>.</summary>
     public string TextBody { get; set; } = "";
     public string HtmlBody { get; set; } = "";
+
+    /// <summary>
+    /// The link only its recipient may know (an invitation, a password reset, an e-mail confirmation), encrypted with the
+    /// data-protection keys and put into the body only as the message is sent; cleared once it is sent. Null: none.
+    /// </summary>
+    public string? Secret { get; set; }
 
     /// <summary>UTC.</summary>
     public DateTime CreatedAt { get; set; }

@@ -14,6 +14,9 @@ public sealed class EmailOptions
     /// <summary>How often the dispatcher looks for due messages when nobody wakes it.</summary>
     public double PollSeconds { get; set; } = 5;
 
+    /// <summary>How long a sent message's text stays in the outbox as a record before it is cleared.</summary>
+    public int KeepSentDays { get; set; } = 30;
+
     public SmtpOptions Smtp { get; set; } = new();
 
     public sealed class SmtpOptions

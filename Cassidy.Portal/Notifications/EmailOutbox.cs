@@ -1,24 +1,36 @@
+using System.Net;
 using System.Threading.Channels;
 using Cassidy.Portal.Data;
+using Microsoft.AspNetCore.DataProtection;
 using MimeKit;
 
 namespace Cassidy.Portal.Notifications;
 
-/// <summary>An email to one recipient. <paramref name="CorrelationKey"/> makes a second enqueue of the same message fail.</summary>
+/// <summary>
+/// An email to one recipient. <paramref name="CorrelationKey"/> makes a second enqueue of the same message fail.
+/// <paramref name="SecretLink"/>: a link that opens an account, written <see cref="EmailOutbox.SecretLinkPlaceholder"/> in
+/// the bodies, and stored encrypted until the message is sent.
+/// </summary>
 public sealed record EmailMessage(
     string To,
     string Subject,
     string TextBody,
     string HtmlBody,
     string? CorrelationKey = null,
-    string? Kind = null);
+    string? Kind = null,
+    string? SecretLink = null);
 
 /// <summary>
 /// Puts emails into the outbox table. The message is added to the caller's <see cref="PortalDbContext"/>,
 /// so it commits or rolls back together with whatever caused it; <see cref="OutboxDispatcher"/> sends it later.
 /// </summary>
-public sealed class EmailOutbox(TimeProvider time)
+public sealed class EmailOutbox(TimeProvider time, IDataProtectionProvider protection)
 {
+    /// <summary>Where a message's secret link goes in its bodies (see <see cref="EmailMessage.SecretLink"/>).</summary>
+    public const string SecretLinkPlaceholder = "{{secret-link}}";
+
+    private readonly IDataProtector _secrets = protection.CreateProtector("Cassidy.Portal.Notifications.OutboxSecret");
+
     // Capacity 1: any number of wakes before the dispatcher looks again collapse into one round.
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1)
     {
@@ -41,11 +53,21 @@ public sealed class EmailOutbox(TimeProvider time)
             Subject = message.Subject,
             TextBody = message.TextBody,
             HtmlBody = message.HtmlBody,
+            Secret = message.SecretLink is null ? null : _secrets.Protect(message.SecretLink),
             CreatedAt = now,
             NextAttemptAt = now,
         };
         db.OutboxMessages.Add(row);
         return row;
+    }
+
+    /// <summary>The bodies as they are sent: the secret link in its place (HTML-encoded in the HTML body).</summary>
+    internal (string Text, string Html) Reveal(OutboxMessage message)
+    {
+        if (message.Secret is null) return (message.TextBody, message.HtmlBody);
+        var link = _secrets.Unprotect(message.Secret);
+        return (message.TextBody.Replace(SecretLinkPlaceholder, link, StringComparison.Ordinal),
+            message.HtmlBody.Replace(SecretLinkPlaceholder, WebUtility.HtmlEncode(link), StringComparison.Ordinal));
     }
 
     /// <summary>Asks the dispatcher to look now rather than at its next poll. Call after committing.</summary>

@@ -13,6 +13,7 @@ public static class EmailSetup
             .BindConfiguration(EmailOptions.Section)
             .Validate(o => MailboxAddress.TryParse(o.From, out _), "Email:From is not an email address.")
             .ValidateOnStart();
+        services.AddDataProtection(); // the outbox encrypts links with it; the portal's own setup keeps the keys in the database
         services.AddSingleton<EmailOutbox>();
         services.AddSingleton<IEmailTransport>(sp =>
             string.IsNullOrWhiteSpace(sp.GetRequiredService<IOptions<EmailOptions>>().Value.Smtp.Host)

@@ -94,8 +94,9 @@ public sealed class OutboxDispatcher(
                 message.Attempts++;
                 try
                 {
-                    await transport.SendAsync(Compose(message, from), ct);
+                    await transport.SendAsync(Compose(message, from, outbox.Reveal(message)), ct);
                     message.SentAt = time.GetUtcNow().UtcDateTime;
+                    message.Secret = null; // delivered: the link lives in the recipient's mailbox only
                     sent++;
                 }
                 catch (Exception ex) when (!ct.IsCancellationRequested)
@@ -108,6 +109,10 @@ public sealed class OutboxDispatcher(
                 // Saved per message and not cancellable: once the server has the message, SentAt must stick.
                 await db.SaveChangesAsync(CancellationToken.None);
             }
+            // What was sent is kept as a record for a while (Email:KeepSentDays), then its bodies are cleared.
+            var purgeBefore = now - TimeSpan.FromDays(Math.Max(1, options.Value.KeepSentDays));
+            await db.OutboxMessages.Where(m => m.SentAt != null && m.SentAt < purgeBefore && m.TextBody != "")
+                .ExecuteUpdateAsync(s => s.SetProperty(m => m.TextBody, "").SetProperty(m => m.HtmlBody, "").SetProperty(m => m.Secret, (string?)null), ct);
             return (due.Count, sent);
         }
         finally
@@ -117,14 +122,16 @@ public sealed class OutboxDispatcher(
     }
 
     /// <summary>The MIME message for an outbox row: plain and HTML alternatives, and a Message-Id derived from the row id.</summary>
-    public static MimeMessage Compose(OutboxMessage message, MailboxAddress from)
+    public static MimeMessage Compose(OutboxMessage message, MailboxAddress from) => Compose(message, from, (message.TextBody, message.HtmlBody));
+
+    private static MimeMessage Compose(OutboxMessage message, MailboxAddress from, (string Text, string Html) bodies)
     {
         var mime = new MimeMessage
         {
             MessageId = $"outbox-{message.Id}@{MessageIdDomain}",
             Date = new DateTimeOffset(message.CreatedAt, TimeSpan.Zero),
             Subject = message.Subject,
-            Body = new BodyBuilder { TextBody = message.TextBody, HtmlBody = message.HtmlBody }.ToMessageBody(),
+            Body = new BodyBuilder { TextBody = bodies.Text, HtmlBody = bodies.Html }.ToMessageBody(),
         };
         mime.From.Add(from);
         mime.To.Add(MailboxAddress.Parse(message.To));

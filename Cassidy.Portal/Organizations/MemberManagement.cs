@@ -97,6 +97,8 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
                 && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now, ct))
             return new(ChangeResult.Refused($"{email} already has a pending invitation. Resend it from the list below.", "email"), null);
 
+        if (actor.UserId is { } inviter && !await db.Users.AnyAsync(u => u.Id == inviter && u.EmailConfirmed, ct))
+            return new(ChangeResult.Refused("Confirm your own e-mail address before inviting others: open the link we sent you.", "email"), null);
         var limit = MemberLimit(organization);
         var seats = await db.Memberships.CountAsync(m => m.OrganizationId == organizationId, ct)
             + await db.Invitations.CountAsync(i => i.OrganizationId == organizationId && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now, ct);
@@ -291,12 +293,13 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
     {
         var subject = $"{inviter} invited you to {organization} on Cassidy";
         var expires = expiresAt.ToString("d MMMM yyyy, HH:mm 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
+        // The link carries the token whose hash is all the database keeps: it stays out of the stored body (EmailOutbox).
         var text = $"{inviter} invited you to join {organization} on Cassidy as {(role == OrganizationRole.Member ? "a" : "an")} {role}.\n\n"
-            + $"Accept the invitation: {link}\n\nThe link works once and expires on {expires}. If you weren't expecting it, ignore this email.";
+            + $"Accept the invitation: {EmailOutbox.SecretLinkPlaceholder}\n\nThe link works once and expires on {expires}. If you weren't expecting it, ignore this email.";
         static string e(string value) => System.Net.WebUtility.HtmlEncode(value);
         var html = $"<p>{e(inviter)} invited you to join <strong>{e(organization)}</strong> on Cassidy as {(role == OrganizationRole.Member ? "a" : "an")} {role}.</p>"
-            + $"<p><a href=\"{e(link)}\">Accept the invitation</a></p><p style=\"color:#6b7280\">The link works once and expires on {e(expires)}. If you weren't expecting it, ignore this email.</p>";
-        return new EmailMessage(to, subject, text, html, Kind: "invitation");
+            + $"<p><a href=\"{EmailOutbox.SecretLinkPlaceholder}\">Accept the invitation</a></p><p style=\"color:#6b7280\">The link works once and expires on {e(expires)}. If you weren't expecting it, ignore this email.</p>";
+        return new EmailMessage(to, subject, text, html, Kind: "invitation", SecretLink: link);
     }
 
     private static string Describe(ApplicationUser user) => $"{user.DisplayName} <{user.Email}>";

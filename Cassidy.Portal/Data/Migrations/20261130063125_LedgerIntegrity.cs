@@ -15,6 +15,12 @@ namespace Cassidy.Portal.Data.Migrations
                 name: "IX_CreditHolds_OrganizationId_Status",
                 table: "CreditHolds");
 
+            migrationBuilder.AddColumn<string>(
+                name: "Secret",
+                table: "OutboxMessages",
+                type: "TEXT",
+                nullable: true);
+
             migrationBuilder.AddColumn<long>(
                 name: "SettingsVersion",
                 table: "Organizations",
@@ -108,6 +114,10 @@ namespace Cassidy.Portal.Data.Migrations
             migrationBuilder.DropIndex(
                 name: "IX_CreditHolds_Status_ExpiresAt",
                 table: "CreditHolds");
+
+            migrationBuilder.DropColumn(
+                name: "Secret",
+                table: "OutboxMessages");
 
             migrationBuilder.DropColumn(
                 name: "SettingsVersion",
