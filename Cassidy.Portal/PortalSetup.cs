@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Cassidy.Portal.Api;
 using Cassidy.Portal.Components;
 using Cassidy.Portal.Components.Account;
@@ -59,10 +60,9 @@ public static class PortalSetup
         services.AddDatabaseDeveloperPageExceptionFilter();
 
         // Keys in the database (not a per-machine folder), under a fixed name: auth cookies and antiforgery tokens
-        // issued before a restart, a redeploy to another folder, or by a second instance stay valid.
-        services.AddDataProtection()
-            .PersistKeysToDbContext<PortalDbContext>()
-            .SetApplicationName("Cassidy.Portal");
+        // issued before a restart, a redeploy to another folder, or by a second instance stay valid. With a certificate
+        // (DataProtection:CertificatePath, a PFX) the keys are encrypted at rest; without one, a start outside Development warns.
+        services.AddPortalDataProtection(builder.Configuration);
 
         services.AddIdentityCore<ApplicationUser>(options =>
             {
@@ -118,6 +118,21 @@ public static class PortalSetup
         return services;
     }
 
+    /// <summary>
+    /// The data-protection keys (sign-in cookies, antiforgery, the outbox's encrypted links) in the database under a fixed
+    /// application name, so restarts, redeploys and other instances share them; encrypted at rest with the PFX certificate
+    /// <c>DataProtection:CertificatePath</c> names (and <c>DataProtection:CertificatePassword</c> opens), when one does.
+    /// </summary>
+    public static IDataProtectionBuilder AddPortalDataProtection(this IServiceCollection services, IConfiguration configuration)
+    {
+        var keys = services.AddDataProtection()
+            .PersistKeysToDbContext<PortalDbContext>()
+            .SetApplicationName("Cassidy.Portal");
+        if (configuration["DataProtection:CertificatePath"] is { Length: > 0 } path)
+            keys.ProtectKeysWithCertificate(X509CertificateLoader.LoadPkcs12FromFile(path, configuration["DataProtection:CertificatePassword"]));
+        return keys;
+    }
+
     public static void MapPortal(this WebApplication app)
     {
         // First the client's real scheme and address (behind a proxy), then https, HSTS and Secure cookies when served on https.
@@ -160,6 +175,9 @@ public static class PortalSetup
     /// <summary>Migrates the database and, when enabled and the database is empty, fills it with demo data.</summary>
     public static async Task PrepareDatabaseAsync(this WebApplication app)
     {
+        if (!app.Environment.IsDevelopment() && string.IsNullOrEmpty(app.Configuration["DataProtection:CertificatePath"]))
+            app.Logger.LogWarning("The data-protection keys (which sign sign-in cookies and encrypt e-mail links) are stored unencrypted in the " +
+                "database. Set DataProtection__CertificatePath (a PFX file) and DataProtection__CertificatePassword to encrypt them (README, Deploying).");
         await PortalDatabase.MigrateAsync(app.Services);
         await using var scope = app.Services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<DemoSeeder>().SeedAsync();

@@ -44,4 +44,26 @@ public sealed class EmailSetupTests : IAsyncLifetime
         Assert.Equal("Acme Labs used 80 % of its credits", mail.Subject);
         Assert.Equal("no-reply@cassidy.test", mail.From.Mailboxes.Single().Address);
     }
+
+    [Theory]
+    [InlineData("587", "false", false)]
+    [InlineData("587", "true", true)]
+    [InlineData("465", "false", true)]
+    public void Logging_in_to_an_smtp_server_needs_tls(string port, string startTls, bool accepted)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.AddPortal();
+        builder.Configuration["ConnectionStrings:Portal"] = _database.ConnectionString;
+        builder.Configuration["Email:Smtp:Host"] = "smtp.example.com";
+        builder.Configuration["Email:Smtp:Port"] = port;
+        builder.Configuration["Email:Smtp:UseStartTls"] = startTls;
+        builder.Configuration["Email:Smtp:UserName"] = "portal";
+        builder.Configuration["Email:Smtp:Password"] = "secret";
+        using var app = builder.Build();
+
+        var read = Record.Exception(() => app.Services.GetRequiredService<IOptions<EmailOptions>>().Value);
+
+        if (accepted) Assert.Null(read);
+        else Assert.Contains("not encrypted", Assert.IsType<OptionsValidationException>(read).Message);
+    }
 }

@@ -76,6 +76,27 @@ public sealed class AccountTests : IAsyncLifetime
         return link;
     }
 
+    [Theory]
+    [InlineData("<style>body{display:none}</style>Eve")]
+    [InlineData("Two\nlines")]
+    [InlineData("Zero\u200Bwidth")]
+    public async Task Registration_refuses_a_name_that_is_not_plain_text(string name)
+    {
+        var client = _factory.CreateBrowserlessClient();
+        var form = await PortalFactory.FormFieldsAsync(client, "/Account/Register");
+        form["Input.DisplayName"] = name;
+        form["Input.OrganizationName"] = "Plain Co";
+        form["Input.Email"] = "plain@newco.test";
+        form["Input.Password"] = "Sturdy#Pass9";
+        form["Input.ConfirmPassword"] = "Sturdy#Pass9";
+        var response = await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("Use letters, digits, spaces and punctuation only", System.Net.WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync()));
+        await using var db = await DbAsync();
+        Assert.False(await db.Users.AnyAsync(u => u.Email == "plain@newco.test"));
+    }
+
     [Fact]
     public async Task Registration_refuses_a_password_shorter_than_8_characters()
     {

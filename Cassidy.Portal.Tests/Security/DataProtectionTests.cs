@@ -2,6 +2,8 @@ using System.Net;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Cassidy.Portal.Tests.Security;
@@ -65,5 +67,41 @@ public sealed class DataProtectionTests : IAsyncLifetime
         if (_second is not null) await _second.DisposeAsync();
         if (_elsewhere is not null) await _elsewhere.DisposeAsync();
         await _first.DisposeAsync();
+    }
+}
+
+/// <summary>With a configured certificate the keys are encrypted at rest; without one they are not (and a start warns).</summary>
+public sealed class DataProtectionEncryptionTests
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_stored_keys_are_encrypted_exactly_when_a_certificate_is_configured(bool withCertificate)
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var settings = new Dictionary<string, string?>();
+        if (withCertificate)
+        {
+            using var rsa = System.Security.Cryptography.RSA.Create(2048);
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=cassidy-keys", rsa,
+                System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+            var path = Path.Combine(database.Folder, "keys.pfx");
+            await File.WriteAllBytesAsync(path, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx, "pfx-password"));
+            settings["DataProtection:CertificatePath"] = path;
+            settings["DataProtection:CertificatePassword"] = "pfx-password";
+        }
+        var services = new ServiceCollection().AddLogging();
+        database.AddTo(services);
+        services.AddPortalDataProtection(new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(settings).Build());
+        await using var provider = services.BuildServiceProvider();
+
+        var protector = provider.GetRequiredService<IDataProtectionProvider>().CreateProtector("test");
+        Assert.Equal("secret", protector.Unprotect(protector.Protect("secret")));
+
+        await using var db = database.CreateContext();
+        var xml = (await db.DataProtectionKeys.SingleAsync()).Xml!;
+        Assert.Equal(withCertificate, xml.Contains("EncryptedData", StringComparison.Ordinal));
+        Assert.Equal(!withCertificate, xml.Contains("<masterKey", StringComparison.Ordinal) && xml.Contains("<value>", StringComparison.Ordinal));
     }
 }

@@ -12,8 +12,11 @@ public sealed class SmtpEmailTransport(IOptions<EmailOptions> options) : IEmailT
     {
         var smtp = options.Value.Smtp;
         using var client = new SmtpClient { Timeout = 30_000 };
-        // No STARTTLS unless configured: a plain relay or test server, and no surprise certificate failures.
-        await client.ConnectAsync(smtp.Host, smtp.Port, smtp.UseStartTls ? SecureSocketOptions.StartTls : SecureSocketOptions.None, ct);
+        // Port 465 is TLS from the first byte; otherwise STARTTLS when configured (required to log in, see EmailSetup), or a
+        // plain relay or test server.
+        var security = smtp.Port == 465 ? SecureSocketOptions.SslOnConnect
+            : smtp.UseStartTls ? SecureSocketOptions.StartTls : SecureSocketOptions.None;
+        await client.ConnectAsync(smtp.Host, smtp.Port, security, ct);
         if (!string.IsNullOrEmpty(smtp.UserName))
             await client.AuthenticateAsync(smtp.UserName, smtp.Password, ct);
         await client.SendAsync(message, ct);

@@ -20,9 +20,7 @@ public sealed class OrganizationSettings(IDbContextFactory<PortalDbContext> dbFa
             .Select(o => new General(o.Name, o.Slug, o.TimeZone, o.BillingAnchor, o.CreatedAt)).SingleAsync(ct);
     }
 
-    public static string? ValidateName(string? name) =>
-        string.IsNullOrWhiteSpace(name) ? "Enter the organization's name."
-        : name.Trim().Length is < 2 or > 100 ? "The name must be 2 to 100 characters long." : null;
+    public static string? ValidateName(string? name) => Names.Problem(name, "the organization's name", minLength: 2);
 
     public static string? ValidateTimeZone(string? zone) =>
         zone is not null && TimeZoneInfo.TryFindSystemTimeZoneById(zone, out _) ? null : "Choose a time zone from the list.";

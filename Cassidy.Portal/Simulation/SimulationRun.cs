@@ -130,7 +130,7 @@ internal sealed class SimulationRun : IAsyncDisposable
             var user = new ApplicationUser
             {
                 Id = $"user-{i}", UserName = email, NormalizedUserName = email.ToUpperInvariant(), Email = email,
-                NormalizedEmail = email.ToUpperInvariant(), DisplayName = $"User {i}", SecurityStamp = Guid.NewGuid().ToString(),
+                NormalizedEmail = email.ToUpperInvariant(), EmailConfirmed = true, DisplayName = $"User {i}", SecurityStamp = Guid.NewGuid().ToString(),
             };
             db.Users.Add(user);
             Users.Add(new SimulationUser(user.Id, email));
