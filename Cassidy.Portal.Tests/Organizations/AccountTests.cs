@@ -76,6 +76,36 @@ public sealed class AccountTests : IAsyncLifetime
         return link;
     }
 
+    [Fact]
+    public async Task Resending_the_confirmation_mails_only_an_unconfirmed_account_and_answers_the_same_for_any_address()
+    {
+        var client = _factory.CreateBrowserlessClient();
+        var form = await PortalFactory.FormFieldsAsync(client, "/Account/Register");
+        form["Input.DisplayName"] = "Omar Late";
+        form["Input.OrganizationName"] = "Late Co";
+        form["Input.Email"] = "omar@lateco.test";
+        form["Input.Password"] = "Sturdy#Pass9";
+        form["Input.ConfirmPassword"] = "Sturdy#Pass9";
+        await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
+
+        var answers = new List<string>();
+        foreach (var address in new[] { "omar@lateco.test", "riley@acme.test", "nobody@nowhere.test" })
+        {
+            var resend = await PortalFactory.FormFieldsAsync(client, "/Account/ResendEmailConfirmation");
+            resend["Input.Email"] = address;
+            var page = await (await client.PostAsync("/Account/ResendEmailConfirmation", new FormUrlEncodedContent(resend))).Content.ReadAsStringAsync();
+            answers.Add(System.Text.RegularExpressions.Regex.Match(page, "If an unconfirmed account[^<]*").Value);
+        }
+
+        Assert.Single(answers.Distinct());
+        Assert.NotEqual("", answers[0]);
+        await using var db = await DbAsync();
+        static bool Confirmation(OutboxMessage m) => m.Subject.StartsWith("Confirm your e-mail address", StringComparison.Ordinal);
+        var mails = (await db.OutboxMessages.ToListAsync()).Where(Confirmation).ToList();
+        Assert.Equal(2, mails.Count(m => m.To == "omar@lateco.test")); // registration + resend
+        Assert.DoesNotContain(mails, m => m.To is "riley@acme.test" or "nobody@nowhere.test");
+    }
+
     [Theory]
     [InlineData("<style>body{display:none}</style>Eve")]
     [InlineData("Two\nlines")]
