@@ -228,6 +228,27 @@ public sealed class MemberManagementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_organization_sends_at_most_fifty_invitations_a_day_whoever_sends_them()
+    {
+        var invited = await _members.InviteAsync(_acme.Id, AdminActor, "nina@newco.test", OrganizationRole.Member);
+        Assert.True(invited.Result.Succeeded);
+        var pending = Assert.Single(await _members.PendingInvitationsAsync(_acme.Id));
+        for (var sent = 1; sent < MemberManagement.InvitationsPerOrganizationPerDay; sent++)
+        {
+            if (sent % MemberManagement.InvitationsPerAdminPerHour == 0) _clock.Advance(TimeSpan.FromHours(1)); // within each admin's hourly limit
+            Assert.True((await _members.ResendAsync(_acme.Id, AdminActor, pending.Id)).Result.Succeeded, $"send {sent + 1}");
+        }
+
+        var refused = await _members.InviteAsync(_acme.Id, OwnerActor, "one-more@newco.test", OrganizationRole.Member);
+
+        Assert.Equal(("limit", false), (refused.Result.Field, refused.Result.Succeeded));
+        Assert.Contains("50 invitations in the last 24 hours", refused.Result.Error);
+        Assert.DoesNotContain(await _members.PendingInvitationsAsync(_acme.Id), i => i.Email == "one-more@newco.test");
+        _clock.Advance(TimeSpan.FromDays(1));
+        Assert.True((await _members.InviteAsync(_acme.Id, OwnerActor, "one-more@newco.test", OrganizationRole.Member)).Result.Succeeded);
+    }
+
+    [Fact]
     public async Task Resending_and_accepting_check_the_plans_member_limit()
     {
         var invited = await _members.InviteAsync(_acme.Id, OwnerActor, "nina@newco.test", OrganizationRole.Member);
