@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
@@ -56,6 +57,10 @@ public static class PortalSetup
         services.AddDbContextFactory<PortalDbContext>((sp, options) => options
             .UseSqlite(sp.GetRequiredService<IConfiguration>().GetConnectionString("Portal")
                 ?? throw new InvalidOperationException("Connection string 'Portal' is not configured."))
+            // A SQLite table rebuild turns foreign keys off around its transaction (PRAGMA foreign_keys cannot change inside
+            // one); EF warns about that on every fresh install. The rebuild itself is transactional, and the README's
+            // upgrade steps start with a backup.
+            .ConfigureWarnings(w => w.Ignore(RelationalEventId.NonTransactionalMigrationOperationWarning))
             .AddInterceptors(new SqliteConnectionSetup()));
         services.AddDatabaseDeveloperPageExceptionFilter();
 

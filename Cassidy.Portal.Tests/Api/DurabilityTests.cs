@@ -78,7 +78,7 @@ public sealed class DurabilityTests
         start.Environment["ConnectionStrings__Portal"] = db.ConnectionString;
         start.Environment["Ingest__ApiKeys__0"] = Key;
         start.Environment["Demo__Enabled"] = "false";
-        start.Environment["Portal__DataDirectory"] = db.Folder;
+        start.Environment["Email__PickupDirectory"] = Path.Combine(db.Folder, "mail");
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };

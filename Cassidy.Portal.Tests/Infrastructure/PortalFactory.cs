@@ -56,7 +56,6 @@ public class PortalFactory : WebApplicationFactory<Program>
         Directory.CreateDirectory(DataFolder);
         if (_environment is not null) builder.UseEnvironment(_environment);
         builder.UseSetting("ConnectionStrings:Portal", $"Data Source={Path.Combine(DataFolder, "portal.db")}");
-        builder.UseSetting("Portal:DataDirectory", DataFolder);
         builder.UseSetting("Email:PickupDirectory", Path.Combine(DataFolder, "mail"));
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
     }

@@ -70,7 +70,6 @@ internal sealed class SimulationRun : IAsyncDisposable
             {
                 ["ConnectionStrings:Portal"] = $"Data Source={Path.Combine(_folder, "portal.db")}",
                 ["Email:PickupDirectory"] = Path.Combine(_folder, "mail"),
-                ["Portal:DataDirectory"] = _folder,
             })
             .Build();
         var prices = _configuration.GetSection(MeteringOptions.Section).Get<MeteringOptions>()!;
