@@ -14,13 +14,7 @@ public sealed class AccountTests : IAsyncLifetime
     public async Task Registration_creates_a_free_organization_with_its_creator_as_owner()
     {
         var client = _factory.CreateBrowserlessClient();
-        var form = await PortalFactory.FormFieldsAsync(client, "/Account/Register");
-        form["Input.DisplayName"] = "Nina New";
-        form["Input.OrganizationName"] = "Nina's Lab";
-        form["Input.Email"] = "nina@newco.test";
-        form["Input.Password"] = "Sturdy#Pass9";
-        form["Input.ConfirmPassword"] = "Sturdy#Pass9";
-        var response = await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
+        var response = await RegisterAsync(client, "Nina New", "Nina's Lab", "nina@newco.test");
 
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         Assert.Contains("/Account/RegisterConfirmation", response.Headers.Location!.ToString());
@@ -46,13 +40,7 @@ public sealed class AccountTests : IAsyncLifetime
     public async Task Registering_an_address_that_has_an_account_answers_the_same_and_tells_its_owner()
     {
         var client = _factory.CreateBrowserlessClient();
-        var form = await PortalFactory.FormFieldsAsync(client, "/Account/Register");
-        form["Input.DisplayName"] = "Impostor";
-        form["Input.OrganizationName"] = "Impostor Co";
-        form["Input.Email"] = "priya@acme.test";
-        form["Input.Password"] = "Sturdy#Pass9";
-        form["Input.ConfirmPassword"] = "Sturdy#Pass9";
-        var response = await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
+        var response = await RegisterAsync(client, "Impostor", "Impostor Co", "priya@acme.test");
 
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         Assert.Contains("/Account/RegisterConfirmation", response.Headers.Location!.ToString()); // as for a new address
@@ -66,6 +54,19 @@ public sealed class AccountTests : IAsyncLifetime
     }
 
     /// <summary>The link of the confirmation e-mail, as delivered.</summary>
+    /// <summary>Posts the registration form as a person would fill it in.</summary>
+    private static async Task<HttpResponseMessage> RegisterAsync(HttpClient client, string name, string organization, string email,
+        string password = "Sturdy#Pass9")
+    {
+        var form = await PortalFactory.FormFieldsAsync(client, "/Account/Register");
+        form["Input.DisplayName"] = name;
+        form["Input.OrganizationName"] = organization;
+        form["Input.Email"] = email;
+        form["Input.Password"] = password;
+        form["Input.ConfirmPassword"] = password;
+        return await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
+    }
+
     private async Task<string> ConfirmationLinkAsync(string email)
     {
         var message = await _factory.DeliveredEmailAsync(email, "Confirm your e-mail address");
@@ -80,13 +81,7 @@ public sealed class AccountTests : IAsyncLifetime
     public async Task Resending_the_confirmation_mails_only_an_unconfirmed_account_and_answers_the_same_for_any_address()
     {
         var client = _factory.CreateBrowserlessClient();
-        var form = await PortalFactory.FormFieldsAsync(client, "/Account/Register");
-        form["Input.DisplayName"] = "Omar Late";
-        form["Input.OrganizationName"] = "Late Co";
-        form["Input.Email"] = "omar@lateco.test";
-        form["Input.Password"] = "Sturdy#Pass9";
-        form["Input.ConfirmPassword"] = "Sturdy#Pass9";
-        await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
+        await RegisterAsync(client, "Omar Late", "Late Co", "omar@lateco.test");
 
         var answers = new List<string>();
         foreach (var address in new[] { "omar@lateco.test", "riley@acme.test", "nobody@nowhere.test" })
@@ -113,13 +108,7 @@ public sealed class AccountTests : IAsyncLifetime
     public async Task Registration_refuses_a_name_that_is_not_plain_text(string name)
     {
         var client = _factory.CreateBrowserlessClient();
-        var form = await PortalFactory.FormFieldsAsync(client, "/Account/Register");
-        form["Input.DisplayName"] = name;
-        form["Input.OrganizationName"] = "Plain Co";
-        form["Input.Email"] = "plain@newco.test";
-        form["Input.Password"] = "Sturdy#Pass9";
-        form["Input.ConfirmPassword"] = "Sturdy#Pass9";
-        var response = await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
+        var response = await RegisterAsync(client, name, "Plain Co", "plain@newco.test");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("Use letters, digits, spaces and punctuation only", System.Net.WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync()));
@@ -131,13 +120,7 @@ public sealed class AccountTests : IAsyncLifetime
     public async Task Registration_refuses_a_password_shorter_than_8_characters()
     {
         var client = _factory.CreateBrowserlessClient();
-        var form = await PortalFactory.FormFieldsAsync(client, "/Account/Register");
-        form["Input.DisplayName"] = "Shorty";
-        form["Input.OrganizationName"] = "Short Co";
-        form["Input.Email"] = "short@newco.test";
-        form["Input.Password"] = "Ab1!xyz";
-        form["Input.ConfirmPassword"] = "Ab1!xyz";
-        var response = await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
+        var response = await RegisterAsync(client, "Shorty", "Short Co", "short@newco.test", "Ab1!xyz");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("at least 8 characters", await response.Content.ReadAsStringAsync());
