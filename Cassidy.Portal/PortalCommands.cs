@@ -38,21 +38,22 @@ public static class PortalCommands
     private static string? Value(string[] args, string name) =>
         args.SkipWhile(a => a != name).Skip(1).FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
 
-    /// <summary>The portal's services on its configuration (environment variables and all), the database migrated.</summary>
-    private static async Task<WebApplication> PortalAsync(string[] args)
+    /// <summary>The portal's services on its configuration (environment variables and all), the database migrated unless told not to.</summary>
+    private static async Task<WebApplication> PortalAsync(string[] args, bool migrate = true)
     {
         var builder = WebApplication.CreateBuilder(args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('=')).ToArray());
         builder.AddPortal();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         var app = builder.Build();
-        await PortalDatabase.MigrateAsync(app.Services);
+        if (migrate) await PortalDatabase.MigrateAsync(app.Services);
         return app;
     }
 
     /// <summary>
     /// <c>--create-staff EMAIL</c>: the first staff user of a real installation (staff answer support and grant credits).
     /// The password is read from standard input with <c>--password-stdin</c>, or generated; a generated one is printed once,
-    /// on the console, never to the log. An existing account is made staff and keeps its password.
+    /// on the console, never to the log. An existing account is made staff only if its address is confirmed; it keeps its
+    /// password unless one is given on standard input.
     /// </summary>
     private static async Task<int> CreateStaffAsync(string[] args, string email)
     {
@@ -63,10 +64,35 @@ public static class PortalCommands
         if (!await roles.RoleExistsAsync(DemoSeeder.StaffRole)) await roles.CreateAsync(new IdentityRole(DemoSeeder.StaffRole));
 
         string? generated = null;
+        var fromStdin = args.Contains("--password-stdin");
         var user = await users.FindByEmailAsync(email);
-        if (user is null)
+        if (user is not null)
         {
-            var password = args.Contains("--password-stdin") ? Console.In.ReadLine()?.TrimEnd('\r', '\n') ?? "" : generated = NewPassword();
+            // Someone else may have started an account with this address and never confirmed it (their password, not the
+            // address's owner's): such an account is not made staff.
+            if (!user.EmailConfirmed)
+            {
+                Console.Error.WriteLine($"{email} has an account whose address was never confirmed: it was not made staff. Confirm it first, or reset its password from the sign-in page.");
+                return 1;
+            }
+            if (fromStdin)
+            {
+                var replaced = await users.ResetPasswordAsync(user, await users.GeneratePasswordResetTokenAsync(user), ReadPassword());
+                if (!replaced.Succeeded)
+                {
+                    Console.Error.WriteLine($"The password was not changed and {email} was not made staff: {string.Join(" ", replaced.Errors.Select(e => e.Description))}");
+                    return 1;
+                }
+                Console.WriteLine($"{email} had an account: its password is now the one given.");
+            }
+            else
+            {
+                Console.WriteLine($"{email} had an account: it keeps its password.");
+            }
+        }
+        else
+        {
+            var password = fromStdin ? ReadPassword() : generated = NewPassword();
             user = new ApplicationUser
             {
                 UserName = email, Email = email, EmailConfirmed = true, DisplayName = email.Split('@')[0],
@@ -87,6 +113,8 @@ public static class PortalCommands
         return 0;
     }
 
+    private static string ReadPassword() => Console.In.ReadLine()?.TrimEnd('\r', '\n') ?? "";
+
     private static string NewPassword()
     {
         const string alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
@@ -100,17 +128,36 @@ public static class PortalCommands
     /// </summary>
     private static async Task<int> BackupAsync(string[] args, string file)
     {
-        await using var app = await PortalAsync(args);
+        // The database as it is: a backup taken with a newer version before an upgrade must not upgrade it first.
+        await using var app = await PortalAsync(args, migrate: false);
+        await using var db = await app.Services.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContextAsync();
+        // Read-only: a wrong path is an error, not a new empty database to back up.
+        var source = new SqliteConnectionStringBuilder(db.Database.GetConnectionString()) { Mode = SqliteOpenMode.ReadOnly };
+        await using var connection = new SqliteConnection(source.ToString());
+        try
+        {
+            await connection.OpenAsync();
+        }
+        catch (SqliteException e)
+        {
+            Console.Error.WriteLine($"The database {source.DataSource} could not be opened: {e.Message}");
+            return 1;
+        }
         var target = Path.GetFullPath(file);
-        if (File.Exists(target))
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        // VACUUM INTO fills an empty file: created here, readable by this user only (the copy holds password hashes and
+        // the data-protection keys).
+        var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        try
+        {
+            await new FileStream(target, create).DisposeAsync();
+        }
+        catch (IOException) when (File.Exists(target))
         {
             Console.Error.WriteLine($"{target} exists already: choose a new file name for each backup.");
             return 1;
         }
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        await using var db = await app.Services.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContextAsync();
-        await using var connection = new SqliteConnection(db.Database.GetConnectionString());
-        await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "VACUUM INTO $file";
         command.Parameters.AddWithValue("$file", target);

@@ -71,8 +71,8 @@ public static class PortalSetup
 
         services.AddIdentityCore<ApplicationUser>(options =>
             {
-                // An account signs in once its address is confirmed (the link of the confirmation e-mail, or the invitation
-                // that reached it): nobody works under an address they don't own.
+                // An account signs in once its address is confirmed (the link of the confirmation e-mail, or of a password
+                // reset): nobody works under an address they don't own.
                 options.SignIn.RequireConfirmedAccount = true;
                 options.Stores.SchemaVersion = IdentitySchemaVersions.Version3;
                 options.Password.RequiredLength = 8;
@@ -88,7 +88,6 @@ public static class PortalSetup
             .AddClaimsPrincipalFactory<PortalClaimsFactory>()
             .AddDefaultTokenProviders();
         services.AddScoped<AccountEmails>();
-        services.AddScoped<IEmailSender<ApplicationUser>>(sp => sp.GetRequiredService<AccountEmails>());
         services.AddTransportSecurity();
         services.AddAbuseLimits();
         services.AddPortalServices();

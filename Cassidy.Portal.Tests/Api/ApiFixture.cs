@@ -27,6 +27,8 @@ public sealed class ApiFixture : IAsyncLifetime
 
     public CreditLedger Ledger => Factory.Services.GetRequiredService<CreditLedger>();
 
+    public Task<PortalDbContext> DbAsync() => Factory.Services.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContextAsync();
+
     /// <summary>A fresh organization with an owner and members (emails user{n}@{slug}.test), plus optional caps.</summary>
     public async Task<(Organization Org, string[] Emails)> CreateOrgAsync(string plan = "Free", int members = 2, long? defaultCapCredits = null)
     {

@@ -84,6 +84,33 @@ public sealed class LiveMembershipTests(ApiFixture fixture) : IClassFixture<ApiF
     }
 
     [Fact]
+    public async Task Two_owners_deleting_their_accounts_at_the_same_moment_leave_one_owner()
+    {
+        var (org, emails) = await fixture.CreateOrgAsync(members: 2);
+        await using (var db = await fixture.DbAsync())
+            await db.Memberships.Where(m => m.OrganizationId == org.Id).ExecuteUpdateAsync(s => s.SetProperty(m => m.Role, OrganizationRole.Owner));
+
+        // Both accounts and their services ready first, then both deletions let go at once.
+        var scopes = emails.Select(_ => fixture.Factory.Services.CreateAsyncScope()).ToList();
+        var users = await Task.WhenAll(scopes.Select((scope, i) => scope.ServiceProvider.GetRequiredService<UserManager<ApplicationUser>>().FindByEmailAsync(emails[i])));
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var deletions = scopes.Select((scope, i) => Task.Run(async () =>
+        {
+            await start.Task;
+            return await scope.ServiceProvider.GetRequiredService<AccountChanges>().DeleteAsync(users[i]!);
+        })).ToList();
+        start.SetResult();
+        var results = await Task.WhenAll(deletions);
+        foreach (var scope in scopes) await scope.DisposeAsync();
+
+        Assert.Single(results, r => r.Succeeded);
+        await using var after = await fixture.DbAsync();
+        var owners = await after.Memberships.Where(m => m.OrganizationId == org.Id && m.Role == OrganizationRole.Owner).ToListAsync();
+        Assert.Single(owners);
+        Assert.True(await after.Users.AnyAsync(u => u.Id == owners[0].UserId));
+    }
+
+    [Fact]
     public async Task The_last_owner_cannot_delete_their_account()
     {
         var (org, emails) = await fixture.CreateOrgAsync(members: 2);

@@ -45,6 +45,17 @@ public sealed class MembersTests(BrowserFixture browser)
         await nina.Locator("#Input\\.Password").FillAsync("Sturdy#Pass9");
         await nina.Locator("#Input\\.ConfirmPassword").FillAsync("Sturdy#Pass9");
         await nina.GetByRole(AriaRole.Button, new() { Name = "Create account" }).ClickAsync();
+        // She confirms her address from the e-mail (the invitation link, which her admin saw too, proves nothing about it),
+        // signs in, and lands in acme.
+        await Expect(nina.GetByTestId("register-confirmation")).ToContainTextAsync("We sent an e-mail to nina.new@acme.test");
+        var confirmation = await browser.Factory.DeliveredEmailAsync("nina.new@acme.test", "Confirm your e-mail address");
+        var confirm = new Uri(Regex.Match(confirmation.TextBody ?? "", @"http\S+").Value);
+        await nina.GotoAsync(confirm.PathAndQuery);
+        await Expect(nina.GetByText("Your e-mail address is confirmed. Sign in to continue.")).ToBeVisibleAsync();
+        await BrowserFixture.ScreenshotAsync(nina, "invited-member-confirmed");
+        await nina.Locator("#Input\\.Email").FillAsync("nina.new@acme.test");
+        await nina.Locator("#Input\\.Password").FillAsync("Sturdy#Pass9");
+        await nina.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
         await Expect(nina).ToHaveURLAsync(new Regex("/orgs/acme/my-usage$"));
         await Expect(nina.Locator(".portal-tab")).ToHaveTextAsync("My usage");
         await BrowserFixture.ScreenshotAsync(nina, "invited-member-my-usage");

@@ -1,5 +1,6 @@
 using System.Net;
 using Cassidy.Portal.Data;
+using Cassidy.Portal.Organizations;
 using Cassidy.Portal.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,14 +27,122 @@ public sealed class AccountTests : IAsyncLifetime
         Assert.Equal("Nina's Lab", membership.Organization.Name);
         Assert.False(membership.User.EmailConfirmed);
 
-        // Not signed in until the address is confirmed: the confirmation e-mail's link signs in, into the new organization.
+        // Not signed in until the address is confirmed. The e-mail's link (on Portal:BaseUrl) confirms it and leads to
+        // sign-in, which leads to the new organization; the link itself signs no one in.
         Assert.Equal(HttpStatusCode.Redirect, (await client.GetAsync("/orgs/ninas-lab/settings")).StatusCode);
         var link = await ConfirmationLinkAsync("nina@newco.test");
+        Assert.StartsWith("http://localhost:5000/Account/ConfirmEmail?", link);
         var confirmed = await client.GetAsync(link);
-        Assert.True(confirmed.StatusCode == HttpStatusCode.Redirect, $"{link} → {(int)confirmed.StatusCode} {confirmed.Headers.Location}");
-        Assert.True(confirmed.Headers.Location!.ToString().EndsWith("/orgs/ninas-lab/settings"), $"{link} → {confirmed.Headers.Location}");
+        Assert.Equal(HttpStatusCode.Redirect, confirmed.StatusCode);
+        var login = confirmed.Headers.Location!.ToString();
+        Assert.Contains("Account/Login?ReturnUrl=orgs%2Fninas-lab%2Fsettings", login);
+        Assert.Equal(HttpStatusCode.Redirect, (await client.GetAsync("/orgs/ninas-lab/settings")).StatusCode);
+        var loginPage = await client.GetAsync(login);
+        Assert.True(loginPage.IsSuccessStatusCode, $"{login} → {(int)loginPage.StatusCode}");
+        Assert.Contains("Your e-mail address is confirmed", await loginPage.Content.ReadAsStringAsync());
+        var signedIn = await PostLoginAsync(client, new Uri(client.BaseAddress!, login).PathAndQuery, "nina@newco.test", "Sturdy#Pass9");
+        Assert.EndsWith("orgs/ninas-lab/settings", signedIn.Headers.Location!.ToString());
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/orgs/ninas-lab/settings")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(link)).StatusCode); // the link works once
+        Assert.Contains("confirmed already", await client.GetStringAsync(link)); // the link has done its work
+    }
+
+    [Fact]
+    public async Task Whoever_started_an_account_with_your_address_loses_it_when_you_register()
+    {
+        // Someone registers the address first, with their password, and waits for its owner to confirm it.
+        await RegisterAsync(_factory.CreateBrowserlessClient(), "Mallory", "Trap Co", "victim@corp.test", "Mallory#Pass9");
+
+        var owner = _factory.CreateBrowserlessClient();
+        var response = await RegisterAsync(owner, "Victor Owner", "Corp", "victim@corp.test", "Victor#Pass9");
+
+        Assert.Contains("/Account/RegisterConfirmation", response.Headers.Location!.ToString()); // as for a new address
+        // The owner's e-mail offers a password reset, which confirms the address and retires the other password.
+        var link = await ConfirmationLinkAsync("victim@corp.test", "Finish creating your Cassidy account");
+        Assert.Contains("/Account/ResetPassword?code=", link);
+        var path = new Uri(link).PathAndQuery;
+        var form = await PortalFactory.FormFieldsAsync(owner, path);
+        form["Input.Email"] = "victim@corp.test";
+        form["Input.Password"] = form["Input.ConfirmPassword"] = "Victor#Pass9";
+        var reset = await owner.PostAsync(path, new FormUrlEncodedContent(form));
+        Assert.Contains("ResetPasswordConfirmation", reset.Headers.Location!.ToString());
+
+        Assert.Contains("Wrong email or password", await (await PortalFactory.PostLoginAsync(_factory.CreateBrowserlessClient(), "victim@corp.test", "Mallory#Pass9")).Content.ReadAsStringAsync());
+        var signedIn = await PortalFactory.PostLoginAsync(_factory.CreateBrowserlessClient(), "victim@corp.test", "Victor#Pass9");
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        Assert.DoesNotContain("Account/Login", signedIn.Headers.Location!.ToString());
+    }
+
+    [Fact]
+    public async Task A_weak_password_is_refused_alike_for_a_taken_and_a_free_address()
+    {
+        var client = _factory.CreateBrowserlessClient();
+
+        var taken = await RegisterAsync(client, "Probe", "Probe Co", "priya@acme.test", "aaaaaaaa");
+        var free = await RegisterAsync(client, "Probe", "Probe Co", "nobody@newco.test", "aaaaaaaa");
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (taken.StatusCode, free.StatusCode));
+        static string Error(string page) => System.Text.RegularExpressions.Regex.Match(page, "Error: [^<]*").Value;
+        var error = Error(await taken.Content.ReadAsStringAsync());
+        Assert.Contains("Passwords must", error);
+        Assert.Equal(error, Error(await free.Content.ReadAsStringAsync()));
+        await using var db = await DbAsync();
+        Assert.False(await db.OutboxMessages.AnyAsync(m => m.To == "priya@acme.test" && m.Kind == "account-exists"));
+    }
+
+    [Fact]
+    public async Task Sign_in_says_an_address_is_unconfirmed_only_to_whoever_has_its_password()
+    {
+        await RegisterAsync(_factory.CreateBrowserlessClient(), "Omar Late", "Late Co", "omar@lateco.test");
+
+        var guess = await PortalFactory.PostLoginAsync(_factory.CreateBrowserlessClient(), "omar@lateco.test", "Not#HisPass9");
+        var right = await PortalFactory.PostLoginAsync(_factory.CreateBrowserlessClient(), "omar@lateco.test", "Sturdy#Pass9");
+
+        Assert.Contains("Wrong email or password", await guess.Content.ReadAsStringAsync());
+        var page = await right.Content.ReadAsStringAsync();
+        Assert.Contains("Confirm your e-mail address first", page);
+        Assert.Contains("Account/ResendEmailConfirmation", page);
+    }
+
+    [Fact]
+    public async Task Registering_through_an_invitation_joins_the_organization_once_the_address_is_confirmed()
+    {
+        string link;
+        await using (var scope = _factory.Services.CreateAsyncScope())
+        {
+            await using var db = await DbAsync();
+            var acme = await db.Organizations.SingleAsync(o => o.Slug == "acme");
+            var owner = await db.Users.SingleAsync(u => u.Email == "admin@acme.test");
+            var invited = await scope.ServiceProvider.GetRequiredService<MemberManagement>()
+                .InviteAsync(acme.Id, new AuditActor(owner.Id, owner.DisplayName), "zoe@newco.test", OrganizationRole.Member);
+            link = invited.Link!;
+        }
+        var client = _factory.CreateBrowserlessClient();
+        var register = $"/Account/Register?invitation={link[(link.LastIndexOf('/') + 1)..]}";
+        var form = await PortalFactory.FormFieldsAsync(client, register);
+        form["Input.DisplayName"] = "Zoe New";
+        form["Input.Email"] = "zoe@newco.test";
+        form["Input.Password"] = form["Input.ConfirmPassword"] = "Sturdy#Pass9";
+
+        var response = await client.PostAsync(register, new FormUrlEncodedContent(form));
+
+        // The invitation link is also shown to the admin who sent it: opening it confirms nothing about the mailbox.
+        Assert.Contains("/Account/RegisterConfirmation", response.Headers.Location!.ToString());
+        await using (var db = await DbAsync())
+        {
+            var zoe = await db.Users.SingleAsync(u => u.Email == "zoe@newco.test");
+            Assert.False(zoe.EmailConfirmed);
+            Assert.True(await db.Memberships.AnyAsync(m => m.UserId == zoe.Id && m.Organization.Slug == "acme"));
+        }
+        var confirmed = await client.GetAsync(await ConfirmationLinkAsync("zoe@newco.test"));
+        Assert.Contains("ReturnUrl=orgs%2Facme%2Fmy-usage", confirmed.Headers.Location!.ToString());
+    }
+
+    private static async Task<HttpResponseMessage> PostLoginAsync(HttpClient client, string page, string email, string password)
+    {
+        var form = await PortalFactory.FormFieldsAsync(client, page);
+        form["Input.Email"] = email;
+        form["Input.Password"] = password;
+        return await client.PostAsync(page, new FormUrlEncodedContent(form));
     }
 
     [Fact]
@@ -53,7 +162,6 @@ public sealed class AccountTests : IAsyncLifetime
         Assert.True((await PortalFactory.PostLoginAsync(_factory.CreateBrowserlessClient(), "priya@acme.test", "Demo123!")).StatusCode == HttpStatusCode.Redirect);
     }
 
-    /// <summary>The link of the confirmation e-mail, as delivered.</summary>
     /// <summary>Posts the registration form as a person would fill it in.</summary>
     private static async Task<HttpResponseMessage> RegisterAsync(HttpClient client, string name, string organization, string email,
         string password = "Sturdy#Pass9")
@@ -67,9 +175,10 @@ public sealed class AccountTests : IAsyncLifetime
         return await client.PostAsync("/Account/Register", new FormUrlEncodedContent(form));
     }
 
-    private async Task<string> ConfirmationLinkAsync(string email)
+    /// <summary>The link of the e-mail with this subject, as delivered.</summary>
+    private async Task<string> ConfirmationLinkAsync(string email, string subject = "Confirm your e-mail address")
     {
-        var message = await _factory.DeliveredEmailAsync(email, "Confirm your e-mail address");
+        var message = await _factory.DeliveredEmailAsync(email, subject);
         var link = System.Text.RegularExpressions.Regex.Match(message.TextBody ?? "", @"http\S+").Value;
         Assert.True(link.Length > 0, $"no link in: {message.TextBody}");
         await using var db = await DbAsync();

@@ -1,9 +1,12 @@
 using System.Net;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Demo;
+using Cassidy.Portal.Security;
 using Cassidy.Portal.Tests.Infrastructure;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Cassidy.Portal.Tests.Security;
@@ -61,6 +64,35 @@ public sealed class DeploymentDefaultsTests
         Assert.True(await users.IsInRoleAsync(staff, DemoSeeder.StaffRole));
         Assert.True(await users.HasPasswordAsync(staff));
         Assert.False(await users.CheckPasswordAsync(staff, DemoSeeder.Password));
+
+        // An account someone started with an address and never confirmed is not made staff.
+        var squatter = new ApplicationUser { UserName = "ops2@example.com", Email = "ops2@example.com", DisplayName = "Squatter" };
+        Assert.True((await users.CreateAsync(squatter, "Squatter#Pass9")).Succeeded);
+        Assert.Equal(1, await PortalCommands.RunAsync(["--create-staff", "ops2@example.com", connection, "--environment=Production"]));
+        Assert.False(await users.IsInRoleAsync((await users.FindByEmailAsync("ops2@example.com"))!, DemoSeeder.StaffRole));
+    }
+
+    [Fact]
+    public async Task The_backup_command_copies_the_database_for_its_owner_only_and_never_creates_one()
+    {
+        await using var factory = new PortalFactory().InEnvironment("Production");
+        using (var client = factory.CreateBrowserlessClient())
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz")).StatusCode);
+        var copy = Path.Combine(factory.DataFolder, "backups", "portal-copy.db");
+
+        Assert.Equal(0, await PortalCommands.RunAsync(["--backup", copy, $"--ConnectionStrings:Portal=Data Source={Path.Combine(factory.DataFolder, "portal.db")}"]));
+        Assert.Equal(1, await PortalCommands.RunAsync(["--backup", copy, $"--ConnectionStrings:Portal=Data Source={Path.Combine(factory.DataFolder, "portal.db")}"]));
+        var missing = Path.Combine(factory.DataFolder, "nothing-here.db");
+        Assert.Equal(1, await PortalCommands.RunAsync(["--backup", copy + "2", $"--ConnectionStrings:Portal=Data Source={missing}"]));
+
+        Assert.False(File.Exists(missing));
+        Assert.False(File.Exists(copy + "2"));
+        if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(copy));
+        await using var backup = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={copy};Pooling=False");
+        await backup.OpenAsync();
+        await using var command = backup.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM __EFMigrationsHistory";
+        Assert.True((long)(await command.ExecuteScalarAsync())! > 0);
     }
 
     [Fact]
@@ -103,5 +135,38 @@ public sealed class DeploymentDefaultsTests
         Assert.Contains("Too many attempts", await response.Content.ReadAsStringAsync());
         // Reading the page is not an attempt.
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/Account/Login")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("203.0.113.7", "203.0.113.7", true)]
+    [InlineData("203.0.113.7", "203.0.113.8", false)]
+    [InlineData("::ffff:203.0.113.7", "203.0.113.7", true)]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", true)] // one /64: one client, however many addresses
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:3::1", false)]
+    public void Attempts_count_per_ipv4_address_and_per_ipv6_slash_64(string first, string second, bool together) =>
+        Assert.Equal(together, AbuseLimits.ClientKey(IPAddress.Parse(first)) == AbuseLimits.ClientKey(IPAddress.Parse(second)));
+
+    [Fact]
+    public async Task Accounts_from_before_confirmation_was_required_stay_able_to_sign_in_after_the_upgrade()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "cassidy-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        var services = new ServiceCollection();
+        services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3); // as the portal
+        services.AddDbContextFactory<PortalDbContext>(o => o.UseSqlite($"Data Source={Path.Combine(folder, "portal.db")};Pooling=False"));
+        await using var provider = services.BuildServiceProvider();
+        var contexts = provider.GetRequiredService<IDbContextFactory<PortalDbContext>>();
+        await using (var before = await contexts.CreateDbContextAsync())
+        {
+            await before.GetService<IMigrator>().MigrateAsync("20261130063125_LedgerIntegrity");
+            before.Users.Add(new ApplicationUser { UserName = "old@acme.test", Email = "old@acme.test", NormalizedEmail = "OLD@ACME.TEST", DisplayName = "Old Timer" });
+            await before.SaveChangesAsync();
+        }
+
+        await using var after = await contexts.CreateDbContextAsync();
+        await after.Database.MigrateAsync();
+
+        Assert.True((await after.Users.SingleAsync(u => u.Email == "old@acme.test")).EmailConfirmed);
+        Directory.Delete(folder, recursive: true);
     }
 }

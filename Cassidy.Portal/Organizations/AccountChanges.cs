@@ -27,12 +27,16 @@ public sealed class AccountChanges(UserManager<ApplicationUser> users, CreditLed
     /// </summary>
     public async Task<IdentityResult> DeleteAsync(ApplicationUser user)
     {
+        // Decided under SQLite's write lock: the memberships go in one statement that keeps every organization's last owner,
+        // so two co-owners deleting their accounts at the same moment cannot both leave. A membership still there means a
+        // last owner: the transaction is rolled back and nothing changes.
         await using (var db = await dbFactory.CreateDbContextAsync())
+        await using (var transaction = await db.Database.BeginTransactionAsync())
         {
-            var orphans = await db.Memberships
-                .Where(m => m.UserId == user.Id && m.Role == OrganizationRole.Owner
-                    && db.Memberships.Count(o => o.OrganizationId == m.OrganizationId && o.Role == OrganizationRole.Owner) == 1)
-                .Select(m => m.Organization.Name).ToListAsync();
+            await db.Memberships.Where(m => m.UserId == user.Id && (m.Role != OrganizationRole.Owner
+                    || db.Memberships.Count(o => o.OrganizationId == m.OrganizationId && o.Role == OrganizationRole.Owner) > 1))
+                .ExecuteDeleteAsync();
+            var orphans = await db.Memberships.Where(m => m.UserId == user.Id).Select(m => m.Organization.Name).ToListAsync();
             if (orphans.Count > 0)
                 return IdentityResult.Failed(new IdentityError
                 {
@@ -40,9 +44,10 @@ public sealed class AccountChanges(UserManager<ApplicationUser> users, CreditLed
                     Description = $"You are the last owner of {string.Join(", ", orphans)}. Make another member an owner first, " +
                                   "so the organization is not left without anyone who can manage it.",
                 });
+            await transaction.CommitAsync();
         }
         var result = await users.DeleteAsync(user);
-        if (result.Succeeded) await ledger.RefreshMemberAsync(user.Id);
+        await ledger.RefreshMemberAsync(user.Id);
         return result;
     }
 }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -8,7 +10,7 @@ namespace Cassidy.Portal.Security;
 /// <summary>
 /// Per-client limits on the pages an attacker would hammer — signing in, registering, asking for a password reset, trying
 /// invitation links — on top of the per-account lockout (which alone would let anyone lock a known account out). A
-/// client is its address (the proxy's <c>X-Forwarded-For</c> when the proxy is trusted). Over the limit: 429 with
+/// client is its address, or its IPv6 /64 (the proxy's <c>X-Forwarded-For</c> when the proxy is trusted). Over the limit: 429 with
 /// <c>Retry-After</c>, shown as a friendly page. Pages opt in with <c>[EnableRateLimiting(AbuseLimits.…)]</c>.
 /// </summary>
 public static class AbuseLimits
@@ -49,8 +51,22 @@ public static class AbuseLimits
     private static void Limit(RateLimiterOptions o, string name, Func<Options, int> permits, TimeSpan window, bool postsOnly) =>
         o.AddPolicy(name, http => postsOnly && !HttpMethods.IsPost(http.Request.Method)
             ? RateLimitPartition.GetNoLimiter("")
-            : RateLimitPartition.GetFixedWindowLimiter(http.Connection.RemoteIpAddress?.ToString() ?? "unknown", _ => new FixedWindowRateLimiterOptions
+            : RateLimitPartition.GetFixedWindowLimiter(ClientKey(http.Connection.RemoteIpAddress), _ => new FixedWindowRateLimiterOptions
             {
                 PermitLimit = permits(http.RequestServices.GetRequiredService<IOptions<Options>>().Value), Window = window, QueueLimit = 0,
             }));
+
+    /// <summary>
+    /// Whose attempts count together: an IPv4 address, or an IPv6 /64 — one subscriber's whole network, where a client can
+    /// take a new address for every request.
+    /// </summary>
+    public static string ClientKey(IPAddress? address)
+    {
+        if (address is null) return "unknown";
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (address.AddressFamily != AddressFamily.InterNetworkV6) return address.ToString();
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
+    }
 }
