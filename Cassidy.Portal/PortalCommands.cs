@@ -107,7 +107,7 @@ public static class PortalCommands
         }
         if (!await users.IsInRoleAsync(user, DemoSeeder.StaffRole)) await users.AddToRoleAsync(user, DemoSeeder.StaffRole);
 
-        Console.WriteLine($"{email} is a staff user. Sign in at {app.Configuration["Portal:BaseUrl"]}/Account/Login to reach /staff.");
+        Console.WriteLine($"{email} is a staff user. Sign in at {PortalAddress.Link(app.Configuration, "Account/Login")} to reach /staff.");
         if (generated is not null)
             Console.WriteLine($"Password (shown this once, not logged — store it in your password manager): {generated}");
         return 0;

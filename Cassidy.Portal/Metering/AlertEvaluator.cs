@@ -29,7 +29,7 @@ public sealed class AlertEvaluator : BackgroundService
     private readonly NotificationCenter _notifications;
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
-    private readonly string _baseUrl;
+    private readonly IConfiguration _configuration;
     private readonly TimeSpan _interval;
     private readonly Channel<int> _due = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<int, byte> _queued = new();
@@ -44,7 +44,7 @@ public sealed class AlertEvaluator : BackgroundService
         _notifications = notifications;
         _clock = clock;
         _logger = logger;
-        _baseUrl = (configuration["Portal:BaseUrl"] ?? "").TrimEnd('/');
+        _configuration = configuration;
         _interval = TimeSpan.FromSeconds(Math.Max(1, configuration.GetValue("Alerts:EvaluateSeconds", 300)));
         ledger.View.Published += Enqueue;
     }
@@ -318,7 +318,7 @@ public sealed class AlertEvaluator : BackgroundService
 
     private EmailMessage Email(long firingId, string to, string? name, AlertText text)
     {
-        var link = _baseUrl + text.Link;
+        var link = PortalAddress.Link(_configuration, text.Link);
         var greeting = name is null ? "Hello," : $"Hello {name},";
         var plain = $"{greeting}\n\n{text.Body}\n\nOpen: {link}\n\nYou receive this because of a credit usage alert rule. " +
                     "Admins change alert rules under Settings → Limits & alerts.\n";

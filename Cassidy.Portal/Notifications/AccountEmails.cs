@@ -72,7 +72,7 @@ public sealed class AccountEmails(
     private static string Encode(string token) => WebEncoders.Base64UrlEncode(Encoding.UTF8.GetBytes(token));
 
     private string Link(string path, params (string Name, string? Value)[] query) =>
-        QueryHelpers.AddQueryString($"{(configuration["Portal:BaseUrl"] ?? "").TrimEnd('/')}/{path}",
+        QueryHelpers.AddQueryString(PortalAddress.Link(configuration, path),
             query.Where(q => q.Value is not null).Select(q => KeyValuePair.Create(q.Name, q.Value)));
 
     private async Task SendAsync(string to, string subject, string name, string lead, string footer, string? link, string kind)

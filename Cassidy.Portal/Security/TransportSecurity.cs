@@ -11,10 +11,6 @@ namespace Cassidy.Portal.Security;
 /// </summary>
 public static class TransportSecurity
 {
-    /// <summary>Whether the portal is served over https, as its public address says.</summary>
-    public static bool IsHttps(IConfiguration configuration) =>
-        Uri.TryCreate(configuration["Portal:BaseUrl"], UriKind.Absolute, out var url) && url.Scheme == Uri.UriSchemeHttps;
-
     public static IServiceCollection AddTransportSecurity(this IServiceCollection services)
     {
         services.AddOptions<ForwardedHeadersOptions>().Configure<IConfiguration>((o, configuration) =>
@@ -27,7 +23,7 @@ public static class TransportSecurity
                 o.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
         });
         services.AddOptions<CookiePolicyOptions>().Configure<IConfiguration>((o, configuration) =>
-            o.Secure = IsHttps(configuration) ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest);
+            o.Secure = PortalAddress.Https(configuration) is not null ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest);
         services.AddHsts(o =>
         {
             o.MaxAge = TimeSpan.FromDays(365);
@@ -35,8 +31,7 @@ public static class TransportSecurity
         });
         services.AddOptions<HttpsRedirectionOptions>().Configure<IConfiguration>((o, configuration) =>
         {
-            if (Uri.TryCreate(configuration["Portal:BaseUrl"], UriKind.Absolute, out var url) && url.Scheme == Uri.UriSchemeHttps)
-                o.HttpsPort = url.Port;
+            if (PortalAddress.Https(configuration) is { } url) o.HttpsPort = url.Port;
             o.RedirectStatusCode = StatusCodes.Status308PermanentRedirect;
         });
         return services;
@@ -46,7 +41,7 @@ public static class TransportSecurity
     public static void UseTransportSecurity(this WebApplication app)
     {
         app.UseForwardedHeaders();
-        if (IsHttps(app.Configuration))
+        if (PortalAddress.Https(app.Configuration) is not null)
         {
             app.UseHsts();
             app.UseHttpsRedirection();
