@@ -66,6 +66,27 @@ public sealed class OutboxDispatcherTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_sent_message_keeps_its_text_for_the_configured_days_then_only_its_record_stays()
+    {
+        var server = StartServer();
+        await using var email = WithSmtp(_database, _clock, _port); // Email:KeepSentDays defaults to 30
+        var id = await email.EnqueueAsync(_database, Sample());
+        Assert.Equal(1, await email.Dispatcher.DispatchDueAsync(CancellationToken.None));
+
+        _clock.Advance(TimeSpan.FromDays(29));
+        await email.Dispatcher.DispatchDueAsync(CancellationToken.None);
+        Assert.Contains("16,000 of 20,000 credits", (await RowAsync(id)).TextBody);
+
+        _clock.Advance(TimeSpan.FromDays(2));
+        await email.Dispatcher.DispatchDueAsync(CancellationToken.None);
+        var row = await RowAsync(id);
+        Assert.Equal(("", ""), (row.TextBody, row.HtmlBody));
+        Assert.Equal(("ada@customer.test", "Acme Labs used 80 % of its credits"), (row.To, row.Subject));
+        Assert.NotNull(row.SentAt);
+        await WaitForReceivedAsync(server, 1);
+    }
+
+    [Fact]
     public async Task While_the_server_is_down_the_message_waits_and_after_the_backoff_it_is_delivered_exactly_once()
     {
         await using var email = WithSmtp(_database, _clock, _port);

@@ -34,6 +34,7 @@ public sealed class OutboxDispatcher(
 
     // Rounds never overlap, also when a test or an admin action calls DispatchDueAsync beside the loop.
     private readonly SemaphoreSlim _round = new(1, 1);
+    private DateTime _nextPurge = DateTime.MinValue;
 
     /// <summary>Time to wait before attempt number <paramref name="failedAttempts"/> + 1; capped at one hour.</summary>
     public static TimeSpan BackoffAfter(int failedAttempts) => Backoff[Math.Clamp(failedAttempts, 1, Backoff.Length) - 1];
@@ -109,10 +110,15 @@ public sealed class OutboxDispatcher(
                 // Saved per message and not cancellable: once the server has the message, SentAt must stick.
                 await db.SaveChangesAsync(CancellationToken.None);
             }
-            // What was sent is kept as a record for a while (Email:KeepSentDays), then its bodies are cleared.
-            var purgeBefore = now - TimeSpan.FromDays(Math.Max(1, options.Value.KeepSentDays));
-            await db.OutboxMessages.Where(m => m.SentAt != null && m.SentAt < purgeBefore && m.TextBody != "")
-                .ExecuteUpdateAsync(s => s.SetProperty(m => m.TextBody, "").SetProperty(m => m.HtmlBody, "").SetProperty(m => m.Secret, (string?)null), ct);
+            // What was sent is kept as a record for a while (Email:KeepSentDays), then its bodies are cleared: looked at
+            // hourly, not on every round (a round runs for every e-mail enqueued).
+            if (now >= _nextPurge)
+            {
+                var purgeBefore = now - TimeSpan.FromDays(Math.Max(1, options.Value.KeepSentDays));
+                await db.OutboxMessages.Where(m => m.SentAt != null && m.SentAt < purgeBefore && m.TextBody != "")
+                    .ExecuteUpdateAsync(s => s.SetProperty(m => m.TextBody, "").SetProperty(m => m.HtmlBody, "").SetProperty(m => m.Secret, (string?)null), ct);
+                _nextPurge = now + TimeSpan.FromHours(1);
+            }
             return (due.Count, sent);
         }
         finally
