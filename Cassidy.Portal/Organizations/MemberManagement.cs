@@ -100,8 +100,7 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         if (actor.UserId is { } inviter && !await db.Users.AnyAsync(u => u.Id == inviter && u.EmailConfirmed, ct))
             return new(ChangeResult.Refused("Confirm your own e-mail address before inviting others: open the link we sent you.", "email"), null);
         var limit = MemberLimit(organization);
-        var seats = await db.Memberships.CountAsync(m => m.OrganizationId == organizationId, ct)
-            + await db.Invitations.CountAsync(i => i.OrganizationId == organizationId && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now, ct);
+        var seats = await SeatsTakenAsync(db, organizationId, now, exceptInvitationId: 0, ct);
         if (seats >= limit)
             return new(ChangeResult.Refused(
                 $"The {organization.Plan} plan includes {limit} members, and {organization.Name} has {seats} (counting pending invitations). Upgrade the plan to invite more.",
@@ -137,9 +136,7 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
             return new(ChangeResult.Refused("This invitation is no longer pending."), null);
         if (await SendingRefusalAsync(db, organizationId, actor, ct) is { } refused) return new(refused, null);
         // The seat this invitation holds counts only while it is pending: an expired one must still fit the plan.
-        var seats = await db.Memberships.CountAsync(m => m.OrganizationId == organizationId, ct)
-            + await db.Invitations.CountAsync(i => i.OrganizationId == organizationId && i.Id != invitationId && i.AcceptedAt == null
-                && i.RevokedAt == null && i.ExpiresAt > now, ct);
+        var seats = await SeatsTakenAsync(db, organizationId, now, exceptInvitationId: invitationId, ct);
         if (seats >= MemberLimit(invitation.Organization))
             return new(ChangeResult.Refused(
                 $"The {invitation.Organization.Plan} plan includes {MemberLimit(invitation.Organization)} members, and {invitation.Organization.Name} has no seat left for this invitation. Upgrade the plan first.",
@@ -274,6 +271,12 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         db.Memberships.Where(m => m.Id == membership.Id && (m.Role != OrganizationRole.Owner
             || db.Memberships.Count(o => o.OrganizationId == organizationId && o.Role == OrganizationRole.Owner) > 1));
 
+    /// <summary>Members, plus the invitations pending now (each holds a seat), leaving out the one being resent.</summary>
+    private static async Task<int> SeatsTakenAsync(PortalDbContext db, int organizationId, DateTime now, int exceptInvitationId, CancellationToken ct) =>
+        await db.Memberships.CountAsync(m => m.OrganizationId == organizationId, ct)
+        + await db.Invitations.CountAsync(i => i.OrganizationId == organizationId && i.Id != exceptInvitationId && i.AcceptedAt == null
+            && i.RevokedAt == null && i.ExpiresAt > now, ct);
+
     /// <summary>Why no more invitations may be sent now (the daily and hourly limits), or null.</summary>
     private async Task<ChangeResult?> SendingRefusalAsync(PortalDbContext db, int organizationId, AuditActor actor, CancellationToken ct)
     {
@@ -304,7 +307,7 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
 
     private static string Describe(ApplicationUser user) => $"{user.DisplayName} <{user.Email}>";
 
-    private string InvitationLink(string token) => $"{configuration["Portal:BaseUrl"]?.TrimEnd('/')}/invitations/{token}";
+    private string InvitationLink(string token) => PortalAddress.Link(configuration, $"invitations/{token}");
 
     private static string NewToken() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
