@@ -111,12 +111,13 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
         var member = view.FindMember(input.User.Trim().Normalize().ToUpperInvariant());
         if (member is null) return new AuthorizeOutcome(null, NotFound: "user");
         var holdLifetime = TimeSpan.FromSeconds(prices.Options.HoldSeconds);
-        var decision = view.Decide(member, estimate, Now, holdLifetime, NewHoldId);
+        var now = Now; // one instant: the hold the view admits and the row stored expire together
+        var decision = view.Decide(member, estimate, now, holdLifetime, NewHoldId);
         if (decision.HoldId is { } holdId)
         {
             // The hold counts in the view from this moment, so concurrent calls can't slip past it; its id is answered only
             // once its row has committed (group-committed with whatever else is queued).
-            var hold = new HoldView(holdId, view.OrganizationId, member.UserId, decision.Held!.Value, Now + holdLifetime);
+            var hold = new HoldView(holdId, view.OrganizationId, member.UserId, decision.Held!.Value, now + holdLifetime);
             try
             {
                 await writer.RunAsync("hold", store => store.InsertHold(hold, input.Feature, input.Model));

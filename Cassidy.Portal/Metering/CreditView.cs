@@ -113,11 +113,6 @@ public sealed class OrgView
         lock (_gate) return _members.GetValueOrDefault(normalizedEmail);
     }
 
-    public bool HasHold(string holdId)
-    {
-        lock (_gate) return _holds.ContainsKey(holdId);
-    }
-
     /// <summary>Takes back a hold whose row could not be written: its caller never gets the id.</summary>
     public bool RemoveHold(string holdId)
     {
@@ -218,7 +213,7 @@ public sealed class CreditView
     /// </summary>
     public event Action<int>? Published;
 
-    internal OrgView Publish(CreditBook book, IEnumerable<string> settledHolds)
+    internal OrgView Publish(CreditBook book, IEnumerable<string> resolvedHolds)
     {
         var view = _byId.GetOrAdd(book.OrganizationId, _ =>
         {
@@ -226,7 +221,7 @@ public sealed class CreditView
             created.AddLoadedHolds(book.LoadedHolds.Select(h => new HoldView(h.Id, h.OrganizationId, h.UserId, h.EstimateMillicredits, h.ExpiresAt)));
             return created;
         });
-        view.Publish(book, settledHolds);
+        view.Publish(book, resolvedHolds);
         _bySlug[book.Slug] = view;
         Published?.Invoke(book.OrganizationId);
         return view;

@@ -3,7 +3,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Cassidy.Portal.Metering;
 
-/// <summary>A plan change the writer carries out in one transaction (SPEC §3.3, LEDGER.md "plan changes").</summary>
+/// <summary>A plan change the writer carries out in one transaction (SPEC §3.3; LEDGER.md, "Invariants").</summary>
 /// <param name="ExpectedFromPlan">The plan the admin was quoted from: if the organization is on another one now, nothing changes.</param>
 /// <param name="QuoteId">The quote whose invoice pays for it: marked applied in the same transaction, so it is used once.</param>
 /// <param name="Agreement">New Enterprise terms (staff), or null for a self-serve upgrade.</param>
@@ -11,7 +11,7 @@ public sealed record PlanChange(string ToPlan, string? ExpectedFromPlan, string?
     string Reason);
 
 /// <summary>What became of a <see cref="PlanChange"/>: carried out (now or by an earlier confirmation of the same quote), or why not.</summary>
-public sealed record PlanChangeOutcome(bool Applied, string Plan, long TopUp, string? Refusal = null, bool AlreadyApplied = false);
+public sealed record PlanChangeOutcome(bool Applied, string? Refusal = null, bool AlreadyApplied = false);
 
 /// <summary>An invariant of LEDGER.md broke on the write path: the transaction is rolled back instead of committed.</summary>
 public sealed class LedgerInvariantException(int organizationId, string rule)
@@ -464,9 +464,7 @@ internal sealed class LedgerStore : IDisposable
     {
         var book = Book(organizationId);
         if (book is null) return null;
-        using (var version = _settingsVersion.Bind(organizationId).Query())
-            if (version.Read() && version.GetInt64(0) != book.SettingsVersion)
-                RefreshSettings(book);
+        if (CurrentSettingsVersion(organizationId) != book.SettingsVersion) RefreshSettings(book);
         return book;
     }
 
@@ -486,15 +484,14 @@ internal sealed class LedgerStore : IDisposable
         ReadSettings(book);
         // The daily rollups are keyed by local days: re-key them in the new zone before anything is added to them.
         if (zone.Id != book.Zone.Id) _rollups.Rebuild(book.OrganizationId, book.Zone);
-        Touch(book);
     }
 
-    /// <summary>Reads the organization's settings and members into the book; false when the organization is gone.</summary>
-    private bool ReadSettings(CreditBook book)
+    /// <summary>Reads the organization's settings and members into the book (nothing, when the organization is gone).</summary>
+    private void ReadSettings(CreditBook book)
     {
         using (var rows = _organization.Bind(book.OrganizationId).Query())
         {
-            if (!rows.Read()) return false;
+            if (!rows.Read()) return;
             book.Plan = rows.GetString(2);
             book.EnterpriseMonthlyCredits = rows.GetInt64OrNull(3);
             book.RolloverCapPercent = rows.GetInt32OrNull(4);
@@ -516,7 +513,6 @@ internal sealed class LedgerStore : IDisposable
                 members.Add(new MemberInfo(rows.GetString(0), rows.GetString(1), cap));
             }
         book.SetMembers(members);
-        return true;
     }
 
     private CreditBook? Load(int organizationId)
@@ -675,12 +671,12 @@ internal sealed class LedgerStore : IDisposable
         if (change.QuoteId is { } quote)
         {
             using var invoice = _invoiceOfQuote.Bind(org).Bind(quote).Query();
-            if (!invoice.Read()) return new(false, book.Plan, 0, "No payment was taken for this quote.");
-            if (!invoice.IsNull(1)) return new(true, book.Plan, 0, AlreadyApplied: true);
-            if (invoice.GetString(0) != InvoiceStatuses.Issued) return new(false, book.Plan, 0, "The payment for this quote was voided.");
+            if (!invoice.Read()) return new(false, "No payment was taken for this quote.");
+            if (!invoice.IsNull(1)) return new(true, AlreadyApplied: true);
+            if (invoice.GetString(0) != InvoiceStatuses.Issued) return new(false, "The payment for this quote was voided.");
         }
         if (change.ExpectedFromPlan is { } from && !string.Equals(book.Plan, from, StringComparison.OrdinalIgnoreCase))
-            return new(false, book.Plan, 0, $"The organization is on the {book.Plan} plan now, not {from}: nothing was changed.");
+            return new(false, $"The organization is on the {book.Plan} plan now, not {from}: nothing was changed.");
         if (change.QuoteId is { } applied) _applyInvoice.Bind(Now).Bind(org).Bind(applied).Execute();
 
         var before = book.Allowance;
@@ -702,10 +698,13 @@ internal sealed class LedgerStore : IDisposable
         var topUp = book.Allowance - before;
         if (topUp > 0)
             AddGrant(book, GrantKinds.MonthlyAllowance, topUp, Now, book.Period.End, null, change.Reason, change.ByUserId, LedgerKinds.Grant, Now);
-        return new(true, book.Plan, Math.Max(0, topUp));
+        return new(true);
     }
 
-    /// <summary>A downgrade for the next period (null: none), after whatever was due has closed.</summary>
+    /// <summary>
+    /// A downgrade for the next period (null: none), after whatever was due has closed. Returns what is scheduled now: the
+    /// writer item's result, which the simulation's reference model takes as committed.
+    /// </summary>
     public string? SchedulePlan(CreditBook book, string? plan)
     {
         _setScheduledPlan.Bind(plan).Bind(book.OrganizationId).Execute();

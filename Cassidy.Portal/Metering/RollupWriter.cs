@@ -7,7 +7,7 @@ namespace Cassidy.Portal.Metering;
 /// The writer's rollups (SPEC §6 "dashboards read pre-aggregated rollups"): what each recorded call adds to the hourly
 /// buckets (per member × model × feature, per agent or workflow, per run) and, from them, to the organization's local
 /// days — accumulated in memory during a transaction and upserted once at its end, in the same transaction as the
-/// ledger. LEDGER.md: rollups = ledger, checked before COMMIT's neighbours by <see cref="CreditLedger.CheckAsync"/>.
+/// ledger. LEDGER.md: rollups = ledger, checked by the simulation and by <see cref="CreditLedger.CheckAsync"/>.
 /// Used only by <see cref="LedgerStore"/>, on the writer's thread.
 /// </summary>
 internal sealed class RollupWriter : IDisposable
@@ -97,7 +97,7 @@ internal sealed class RollupWriter : IDisposable
     /// <summary>A recorded model call: its hour per member, model and feature; its agent or workflow; its run.</summary>
     public void AddCall(int org, PreparedUsage e, string userId, long credits)
     {
-        var hour = Hour(e.OccurredAt);
+        var hour = LocalDays.FloorHour(e.OccurredAt);
         Accumulate(_usage, (org, hour, userId, e.Model!, e.Feature!),
             () => new UsageRollup { OrganizationId = org, HourStart = hour, UserId = userId, Model = e.Model!, Feature = e.Feature! },
             r =>
@@ -122,7 +122,7 @@ internal sealed class RollupWriter : IDisposable
 
     public void AddMeeting(int org, DateTime occurredAt, string userId, double minutes)
     {
-        var hour = Hour(occurredAt);
+        var hour = LocalDays.FloorHour(occurredAt);
         Accumulate(_meetings, (org, hour, userId), () => new MeetingRollup { OrganizationId = org, HourStart = hour, UserId = userId },
             r => { r.Minutes += minutes; r.Meetings++; });
     }
@@ -168,7 +168,7 @@ internal sealed class RollupWriter : IDisposable
                 .Bind(r.FirstAt).Bind(r.LastAt).Bind(r.CreditsMillicredits).Bind(r.Calls).Query();
             run.Read();
             var isNew = run.GetInt64(0) == r.Calls;
-            DailyAgent(r.OrganizationId, LocalDays.Of(Hour(run.GetDateTime(1)), zoneOf(r.OrganizationId)), run.GetString(2), run.GetString(3),
+            DailyAgent(r.OrganizationId, LocalDays.Of(LocalDays.FloorHour(run.GetDateTime(1)), zoneOf(r.OrganizationId)), run.GetString(2), run.GetString(3),
                 run.GetString(4), d => { d.Runs += isNew ? 1 : 0; d.RunCreditsMillicredits += r.CreditsMillicredits; });
         }
         foreach (var r in _meetings.Values)
@@ -282,8 +282,6 @@ internal sealed class RollupWriter : IDisposable
         if (!rollups.TryGetValue(key, out var rollup)) rollups[key] = rollup = create();
         add(rollup);
     }
-
-    public static DateTime Hour(DateTime instant) => new(instant.Ticks - instant.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc);
 
     public void Dispose()
     {

@@ -6,8 +6,7 @@ using SQLitePCL;
 namespace Cassidy.Portal.Metering;
 
 /// <summary>
-/// A prepared statement of the writer's hot path (the rows every usage event inserts), bound by position with typed
-/// values. An <see cref="SqliteCommand"/> looks every parameter up by name and boxes every value on each execution:
+/// A prepared statement of the writer (every statement it runs, reads included), bound by position with typed values. An <see cref="SqliteCommand"/> looks every parameter up by name and boxes every value on each execution:
 /// measured, that binding cost the writer more than SQLite's own work for these inserts. Values are stored exactly as
 /// Microsoft.Data.Sqlite stores them (text in UTF-8, <see cref="DateTime"/> as <see cref="DateTimeFormat"/>), so rows
 /// read the same whichever path wrote them. Bind every parameter, in order of first appearance in the SQL, then
