@@ -9,6 +9,7 @@ using Cassidy.Portal.Metering;
 using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
 using Cassidy.Portal.Security;
+using Cassidy.Portal.Webhooks;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.DataProtection;
@@ -115,6 +116,7 @@ public static class PortalSetup
         services.AddScoped<SupportRequests>();
         services.AddMetering();
         services.AddSingleton<NotificationCenter>();
+        services.AddWebhooks();
         services.AddSingleton<AlertEvaluator>();
         services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
         services.AddScoped<AlertRules>();

@@ -2,6 +2,7 @@ using Cassidy.Portal.Data;
 using Cassidy.Portal.Metering;
 using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
+using Cassidy.Portal.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,28 +24,15 @@ public sealed class AlertHarness : IAsyncDisposable
     public MemberCaps Caps => Services.GetRequiredService<MemberCaps>();
     public AlertRules Rules => Services.GetRequiredService<AlertRules>();
     public NotificationCenter Notifications => Services.GetRequiredService<NotificationCenter>();
+    public WebhookEndpoints Channels => Services.GetRequiredService<WebhookEndpoints>();
+    public WebhookDispatcher Webhooks => Services.GetRequiredService<WebhookDispatcher>();
     public int OrgId => Ledger.Org.Id;
     public static readonly AuditActor Admin = new("admin-id", "Avery Admin");
 
     public static async Task<AlertHarness> CreateAsync(long? defaultCap = null)
     {
         var ledger = await LedgerHarness.CreateAsync(defaultCap: defaultCap);
-        var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Portal:BaseUrl"] = BaseUrl,
-            ["Email:PickupDirectory"] = Path.Combine(ledger.Db.Folder, "mail"),
-        }).Build());
-        services.AddLogging();
-        services.AddSingleton<TimeProvider>(ledger.Clock);
-        ledger.Db.AddTo(services);
-        services.AddEmail();
-        services.AddSingleton(ledger.Ledger);
-        services.AddSingleton<NotificationCenter>();
-        services.AddSingleton<AlertEvaluator>();
-        services.AddSingleton<MemberCaps>();
-        services.AddSingleton<AlertRules>();
-        var harness = new AlertHarness { Ledger = ledger, Services = services.BuildServiceProvider() };
+        var harness = new AlertHarness { Ledger = ledger, Services = BuildServices(ledger) };
         await using var db = ledger.Db.CreateContext();
         foreach (var rule in AlertRules.Defaults(ledger.Now))
         {
@@ -53,6 +41,31 @@ public sealed class AlertHarness : IAsyncDisposable
         }
         await db.SaveChangesAsync();
         return harness;
+    }
+
+    /// <summary>The services on the harness's database and clock; a second call is the portal after a restart.</summary>
+    public static ServiceProvider BuildServices(LedgerHarness ledger)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Portal:BaseUrl"] = BaseUrl,
+            ["Email:PickupDirectory"] = Path.Combine(ledger.Db.Folder, "mail"),
+            // The test receivers listen on loopback over plain http.
+            ["Webhooks:AllowHttp"] = "true",
+            ["Webhooks:AllowPrivateNetworks"] = "true",
+        }).Build());
+        services.AddLogging();
+        services.AddSingleton<TimeProvider>(ledger.Clock);
+        ledger.Db.AddTo(services);
+        services.AddEmail();
+        services.AddSingleton(ledger.Ledger);
+        services.AddSingleton<NotificationCenter>();
+        services.AddWebhooks();
+        services.AddSingleton<AlertEvaluator>();
+        services.AddSingleton<MemberCaps>();
+        services.AddSingleton<AlertRules>();
+        return services.BuildServiceProvider();
     }
 
     public Task SpendAsync(string id, long credits, string user = "alice@test.test") => Ledger.RecordAsync(Ledger.Spend(id, credits, user));

@@ -33,6 +33,10 @@ public class PortalDbContext(DbContextOptions<PortalDbContext> options) : Identi
     public DbSet<AlertRule> AlertRules => Set<AlertRule>();
     public DbSet<AlertFiring> AlertFirings => Set<AlertFiring>();
     public DbSet<Notification> Notifications => Set<Notification>();
+    public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+    public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
+    public DbSet<CreditState> CreditStates => Set<CreditState>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

@@ -5,6 +5,7 @@ using System.Threading.Channels;
 using Cassidy.Portal.Components.Shared;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Notifications;
+using Cassidy.Portal.Webhooks;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
@@ -19,7 +20,9 @@ public sealed record AlertCrossing(AlertRule Rule, long Threshold, string Subjec
 /// reached this period. Firing is edge-triggered by the database: the firing row is INSERTed and the unique index on
 /// (rule, threshold, period start, subject) refuses a second one, whoever races to insert it; the in-app notifications
 /// and the outbox emails are written in the same transaction, so an alert is delivered once or not at all. The period
-/// start is part of the key, so every threshold re-arms when a new period begins.
+/// start is part of the key, so every threshold re-arms when a new period begins. A firing also becomes an <c>alert.fired</c>
+/// delivery for every alert channel subscribed to its rule's kind, in the same transaction; and for organizations with a
+/// channel, <see cref="CreditStateEvents"/> announces credits exhausted / replenished and members reaching their limit.
 /// </summary>
 public sealed class AlertEvaluator : BackgroundService
 {
@@ -30,14 +33,19 @@ public sealed class AlertEvaluator : BackgroundService
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
     private readonly IConfiguration _configuration;
+    private readonly WebhookDispatcher _webhooks;
+    private readonly CreditStateEvents _states;
     private readonly TimeSpan _interval;
     private readonly Channel<int> _due = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<int, byte> _queued = new();
     private int _busy;
 
     public AlertEvaluator(CreditLedger ledger, IDbContextFactory<PortalDbContext> dbFactory, EmailOutbox outbox,
-        NotificationCenter notifications, IConfiguration configuration, TimeProvider clock, ILogger<AlertEvaluator> logger)
+        NotificationCenter notifications, WebhookDispatcher webhooks, CreditStateEvents states, IConfiguration configuration, TimeProvider clock,
+        ILogger<AlertEvaluator> logger)
     {
+        _webhooks = webhooks;
+        _states = states;
         _ledger = ledger;
         _dbFactory = dbFactory;
         _outbox = outbox;
@@ -111,7 +119,8 @@ public sealed class AlertEvaluator : BackgroundService
             try
             {
                 await using var db = await _dbFactory.CreateDbContextAsync(ct);
-                foreach (var id in await db.AlertRules.Where(r => r.Enabled).Select(r => r.OrganizationId).Distinct().ToListAsync(ct))
+                foreach (var id in await db.AlertRules.Where(r => r.Enabled).Select(r => r.OrganizationId)
+                             .Union(db.WebhookEndpoints.Where(e => e.Enabled).Select(e => e.OrganizationId)).ToListAsync(ct))
                     Enqueue(id);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
@@ -121,14 +130,19 @@ public sealed class AlertEvaluator : BackgroundService
         }
     }
 
-    /// <summary>Fires every threshold of the organization's enabled rules reached this period and not fired yet; returns how many fired.</summary>
+    /// <summary>
+    /// Fires every threshold of the organization's enabled rules reached this period and not fired yet, and announces changes
+    /// of credit state to its alert channels; returns how many thresholds fired.
+    /// </summary>
     public async Task<int> EvaluateAsync(int organizationId, CancellationToken ct = default)
     {
         var crossings = await CrossingsAsync(organizationId, ct);
-        if (crossings.Count == 0) return 0;
         var fired = 0;
         foreach (var crossing in crossings)
             if (await FireAsync(organizationId, crossing.PeriodStart, crossing.Crossing, ct)) fired++;
+        if (await _ledger.GetBalanceAsync(organizationId) is { } balance && _ledger.View.Find(organizationId) is { } view
+            && await _states.AnnounceAsync(organizationId, balance, view, ct) > 0)
+            _webhooks.Wake();
         return fired;
     }
 
@@ -199,6 +213,7 @@ public sealed class AlertEvaluator : BackgroundService
                 .Where(m => m.OrganizationId == organizationId && (m.Role == OrganizationRole.Owner || m.Role == OrganizationRole.Admin))
                 .Select(m => new Recipient(m.UserId, m.User.Email ?? "", m.User.DisplayName, false)).ToListAsync(ct));
         string? memberName = null;
+        WebhookMember? webhookMember = null;
         if (crossing.Subject != AlertFiring.OrganizationSubject)
         {
             var member = await db.Memberships.AsNoTracking()
@@ -206,6 +221,7 @@ public sealed class AlertEvaluator : BackgroundService
                 .Select(m => new Recipient(m.UserId, m.User.Email ?? "", m.User.DisplayName, true)).SingleOrDefaultAsync(ct);
             if (member is null) return false; // left the organization since
             memberName = member.Name;
+            webhookMember = new WebhookMember(member.UserId, member.Name, member.Email, crossing.Used / 1000m, crossing.Limit / 1000m);
             if (rule.NotifyMember)
             {
                 people.RemoveAll(p => p.UserId == member.UserId);
@@ -255,10 +271,16 @@ public sealed class AlertEvaluator : BackgroundService
                     _outbox.Enqueue(db, Email(firing.Id, address, null, message.ForAdmins));
         firing.NotificationCount = notified.Count;
         firing.EmailCount = emailed.Count;
+        var said = message.ForAdmins;
+        var webhooks = await WebhookEvents.EnqueueAsync(db, WebhookEvents.AlertSubscription(rule.Kind), new WebhookEvent(
+            $"evt_alert_{firing.Id}", WebhookEvents.AlertFired, now, new WebhookOrganization(org.Id, org.Slug, org.Name),
+            new WebhookEventData(said.Title, said.Body, PortalAddress.Link(_configuration, said.Link), rule.Kind, crossing.Threshold,
+                (balance?.Balance ?? 0) / 1000m, (balance?.Allowance ?? 0) / 1000m, (balance?.Used ?? 0) / 1000m, periodStart, periodEnd, webhookMember)), ct);
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);
 
         if (emailed.Count > 0) _outbox.Wake();
+        if (webhooks > 0) _webhooks.Wake();
         _notifications.Changed(notified);
         _logger.LogInformation("Credit alert fired: {Summary} (organization {Organization}, {Notifications} notifications, {Emails} emails).",
             firing.Summary, organizationId, notified.Count, emailed.Count);

@@ -48,4 +48,9 @@ public static class AuditActions
     public const string DefaultCapChanged = "limits.default_changed";
     public const string MemberCapChanged = "limits.member_changed";
     public const string AlertRuleChanged = "alerts.rule_changed";
+    public const string ChannelCreated = "alerts.channel_created";
+    public const string ChannelChanged = "alerts.channel_changed";
+    public const string ChannelSecretRotated = "alerts.channel_secret_rotated";
+    public const string ChannelDeleted = "alerts.channel_deleted";
+    public const string ChannelDisabled = "alerts.channel_disabled";
 }
