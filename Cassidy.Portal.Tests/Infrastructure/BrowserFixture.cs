@@ -13,7 +13,9 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <summary>The internal API's bearer key in this portal, for tests that play the AI runtime beside the browser.</summary>
     public const string IngestKey = "browser-ingest-key-0123456789";
 
-    public PortalFactory Factory { get; } = new PortalFactory().With("Ingest:ApiKeys:0", IngestKey);
+    public PortalFactory Factory { get; } = new PortalFactory().With("Ingest:ApiKeys:0", IngestKey)
+        // The webhook receivers of the tests listen on loopback over plain http.
+        .With("Webhooks:AllowHttp", "true").With("Webhooks:AllowPrivateNetworks", "true");
     public string BaseUrl { get; private set; } = "";
     public IBrowser Browser { get; private set; } = null!;
     private IPlaywright _playwright = null!;

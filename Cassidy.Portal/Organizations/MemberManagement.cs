@@ -15,7 +15,10 @@ public sealed record ChangeResult(bool Succeeded, string? Error = null, string? 
     public static ChangeResult Refused(string error, string? field = null) => new(false, error, field);
 }
 
-public sealed record MemberRow(string UserId, string Name, string Email, OrganizationRole Role, DateTime JoinedAt, DateTime? LastActiveAt);
+/// <param name="LastActiveAt">Last seen in the portal.</param>
+/// <param name="LastAiUseDay">The last local day the member made an AI call in this organization (from the daily rollups).</param>
+public sealed record MemberRow(string UserId, string Name, string Email, OrganizationRole Role, DateTime JoinedAt, DateTime? LastActiveAt,
+    DateOnly? LastAiUseDay = null);
 
 public sealed record InvitationRow(int Id, string Email, OrganizationRole Role, string InvitedBy, DateTime LastSentAt, DateTime ExpiresAt);
 
@@ -60,8 +63,13 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
             (_, true) => query.OrderByDescending(m => m.User.DisplayName),
             _ => query.OrderBy(m => m.User.DisplayName),
         };
-        var rows = query.Select(m => new MemberRow(m.UserId, m.User.DisplayName, m.User.Email ?? "", m.Role, m.JoinedAt, m.User.LastActiveAt));
-        return (await rows.Skip(page * pageSize).Take(pageSize).ToListAsync(ct), total);
+        var rows = await query.Select(m => new MemberRow(m.UserId, m.User.DisplayName, m.User.Email ?? "", m.Role, m.JoinedAt, m.User.LastActiveAt, null))
+            .Skip(page * pageSize).Take(pageSize).ToListAsync(ct);
+        // One pass over the organization's daily member rollups (members × days, not events) for the page's members.
+        var ids = rows.Select(r => r.UserId).ToList();
+        var lastUse = await db.DailyMemberRollups.Where(r => r.OrganizationId == organizationId && ids.Contains(r.UserId) && r.Calls > 0)
+            .GroupBy(r => r.UserId).Select(g => new { g.Key, Day = g.Max(r => r.Day) }).ToDictionaryAsync(x => x.Key, x => x.Day, ct);
+        return (rows.Select(r => lastUse.TryGetValue(r.UserId, out var day) ? r with { LastAiUseDay = day } : r).ToList(), total);
     }
 
     public async Task<IReadOnlyList<InvitationRow>> PendingInvitationsAsync(int organizationId, CancellationToken ct = default)
