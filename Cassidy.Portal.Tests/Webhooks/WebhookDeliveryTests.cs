@@ -74,6 +74,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         using var json = JsonDocument.Parse(received.Single(r => r.Body.Contains("\"threshold\":80", StringComparison.Ordinal)).Body);
         var root = json.RootElement;
         Assert.Equal("alert.fired", root.GetProperty("type").GetString());
+        Assert.Equal(_h.Ledger.Now, root.GetProperty("occurred_at").GetDateTime());
         Assert.Equal(root.GetProperty("id").GetString(), received.Single(r => r.Body == root.GetRawText()).Id);
         Assert.Equal("org", root.GetProperty("organization").GetProperty("slug").GetString());
         var data = root.GetProperty("data");

@@ -32,10 +32,16 @@ public static class IngestBenchmark
         var folder = Path.Combine(Path.GetTempPath(), "cassidy-bench", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         var connectionString = $"Data Source={Path.Combine(folder, "portal.db")}";
-        Console.WriteLine($"Cassidy ingest benchmark — {Environment.ProcessorCount} cores, {duration.TotalSeconds:0} s per run, database {folder}");
+        // --channels N: N webhook endpoints (every event) on the benchmarked organization, received by the minimal app.
+        var channels = args.SkipWhile(a => a != "--channels").Skip(1).Select(a => int.TryParse(a, out var c) ? c : 0).FirstOrDefault();
+        Console.WriteLine($"Cassidy ingest benchmark — {Environment.ProcessorCount} cores, {duration.TotalSeconds:0} s per run, database {folder}" +
+                          (channels > 0 ? $", {channels} webhook endpoints on the organization" : ""));
 
+        // The minimal endpoint (authorize's baseline below, and the webhook receiver) is its own app beside the portal.
+        var minimalPort = FreePort();
+        var minimal = await StartMinimalAsync(minimalPort);
         var port = FreePort();
-        var portal = await StartPortalAsync(connectionString, port);
+        var portal = await StartPortalAsync(connectionString, port, channels, $"http://127.0.0.1:{minimalPort}/webhook");
         using var http = NewClient(port);
 
         // Batches and the raw SQLite loop run in alternating one-second rounds, as authorize and its baseline do below:
@@ -66,9 +72,7 @@ public static class IngestBenchmark
 
         // Authorize and its baseline run side by side in alternating one-second rounds, so that the load of a busy
         // machine (other processes come and go) weighs on both alike and the ratio compares the two endpoints, not
-        // two moments. The minimal endpoint is its own app, started beside the portal.
-        var minimalPort = FreePort();
-        var minimal = await StartMinimalAsync(minimalPort);
+        // two moments.
         using var minimalHttp = NewClient(minimalPort);
         Func<HttpClient, int, Task<int>> authorizeCall = (client, n) => Post(client, "/internal/v1/authorize", AuthorizeJson(n));
         await LoadAsync("authorize (warm-up only)", http, 32, TimeSpan.Zero, authorizeCall);
@@ -244,7 +248,7 @@ public static class IngestBenchmark
         return 0;
     }
 
-    private static async Task<WebApplication> StartPortalAsync(string connectionString, int port)
+    private static async Task<WebApplication> StartPortalAsync(string connectionString, int port, int channels, string receiver)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.AddPortal();
@@ -255,6 +259,8 @@ public static class IngestBenchmark
             ["Ingest:RateLimitPerSecond"] = "1000000",
             ["Demo:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
+            ["Webhooks:AllowHttp"] = "true",             // the receiver is the minimal app on loopback
+            ["Webhooks:AllowPrivateNetworks"] = "true",
         });
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         var app = builder.Build();
@@ -283,6 +289,12 @@ public static class IngestBenchmark
                 await db.SaveChangesAsync();
             }
             await scope.ServiceProvider.GetRequiredService<Metering.CreditLedger>().RefreshAsync(org.Id);
+            for (var i = 0; i < channels; i++)
+            {
+                var created = await scope.ServiceProvider.GetRequiredService<Webhooks.WebhookEndpoints>().CreateAsync(org.Id, AuditActor.System,
+                    new Webhooks.ChannelInput(ChannelKinds.Webhook, receiver, $"Bench {i + 1}", Webhooks.WebhookEvents.All.ToList()));
+                if (!created.Result.Succeeded) throw new InvalidOperationException(created.Result.Error);
+            }
         }
         await app.StartAsync();
         return app;
@@ -296,6 +308,7 @@ public static class IngestBenchmark
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         var app = builder.Build();
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        app.MapPost("/webhook", () => TypedResults.Ok());
         app.MapPost("/internal/v1/authorize", async (HttpRequest request) =>
         {
             var body = await JsonSerializer.DeserializeAsync<AuthorizeRequest>(request.Body, options);

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Threading.Channels;
 using Cassidy.Portal.Data;
 using Microsoft.AspNetCore.DataProtection;
 using MimeKit;
@@ -31,11 +30,7 @@ public sealed class EmailOutbox(TimeProvider time, IDataProtectionProvider prote
 
     private readonly IDataProtector _secrets = protection.CreateProtector("Cassidy.Portal.Notifications.OutboxSecret");
 
-    // Capacity 1: any number of wakes before the dispatcher looks again collapse into one round.
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1)
-    {
-        FullMode = BoundedChannelFullMode.DropWrite,
-    });
+    private readonly WakeSignal _wake = new(time);
 
     /// <summary>Adds the message to <paramref name="db"/>; it is stored when the caller saves (and commits).</summary>
     /// <exception cref="ArgumentException">The recipient is not a single email address.</exception>
@@ -71,20 +66,8 @@ public sealed class EmailOutbox(TimeProvider time, IDataProtectionProvider prote
     }
 
     /// <summary>Asks the dispatcher to look now rather than at its next poll. Call after committing.</summary>
-    public void Wake() => _wake.Writer.TryWrite(true);
+    public void Wake() => _wake.Wake();
 
     /// <summary>Returns when woken, after <paramref name="timeout"/>, or throws when <paramref name="ct"/> is cancelled.</summary>
-    internal async Task WaitForWakeAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        using var timer = new CancellationTokenSource(timeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token);
-        try
-        {
-            await _wake.Reader.ReadAsync(linked.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            // The poll interval elapsed.
-        }
-    }
+    internal Task WaitForWakeAsync(TimeSpan timeout, CancellationToken ct) => _wake.WaitAsync(timeout, ct);
 }

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
-using System.Threading.Channels;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
@@ -44,13 +43,14 @@ public sealed class WebhookDispatcher : BackgroundService
     private readonly TimeSpan _timeout;
     private readonly TimeSpan _poll;
     private readonly ConcurrentDictionary<long, byte> _inFlight = new();
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly WakeSignal _wake;
 
     public WebhookDispatcher(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock, EmailOutbox outbox, NotificationCenter notifications,
         IDataProtectionProvider protection, WebhookAddress address, IConfiguration configuration, ILogger<WebhookDispatcher> logger)
     {
         _dbFactory = dbFactory;
         _clock = clock;
+        _wake = new WakeSignal(clock);
         _outbox = outbox;
         _notifications = notifications;
         _configuration = configuration;
@@ -66,7 +66,7 @@ public sealed class WebhookDispatcher : BackgroundService
     public static TimeSpan BackoffAfter(int failedAttempts) => Backoff[Math.Clamp(failedAttempts, 1, Backoff.Length) - 1];
 
     /// <summary>Asks for a round now rather than at the next poll. Call after committing deliveries.</summary>
-    public void Wake() => _wake.Writer.TryWrite(true);
+    public void Wake() => _wake.Wake();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -86,10 +86,7 @@ public sealed class WebhookDispatcher : BackgroundService
                 _logger.LogError(ex, "Webhook round failed");
             }
             if (loaded == BatchSize) continue;
-            using var timer = new CancellationTokenSource(_poll, _clock);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timer.Token);
-            try { await _wake.Reader.ReadAsync(linked.Token); }
-            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested) { }
+            try { await _wake.WaitAsync(_poll, stoppingToken); }
             catch (OperationCanceledException) { return; }
         }
     }

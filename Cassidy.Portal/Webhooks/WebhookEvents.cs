@@ -21,7 +21,7 @@ public sealed record WebhookEventData(
 public sealed record WebhookOrganization(int Id, string Slug, string Name);
 
 /// <summary>The JSON body of a webhook delivery.</summary>
-public sealed record WebhookEvent(string Id, string Type, DateTime Timestamp, WebhookOrganization Organization, WebhookEventData Data);
+public sealed record WebhookEvent(string Id, string Type, DateTime OccurredAt, WebhookOrganization Organization, WebhookEventData Data);
 
 /// <summary>
 /// The events an alert channel can subscribe to, and how an event becomes a delivery: written into the caller's
@@ -87,7 +87,7 @@ public static class WebhookEvents
     {
         EndpointId = endpoint.Id, OrganizationId = endpoint.OrganizationId, EventId = e.Id, EventType = e.Type,
         Payload = endpoint.Kind == ChannelKinds.Slack ? SlackMessage(e) : Serialize(e),
-        CreatedAt = e.Timestamp, RetryingSince = e.Timestamp, NextAttemptAt = e.Timestamp,
+        CreatedAt = e.OccurredAt, RetryingSince = e.OccurredAt, NextAttemptAt = e.OccurredAt,
     };
 
     /// <summary>
