@@ -117,6 +117,7 @@ public static class PortalSetup
         services.AddMetering();
         services.AddSingleton<NotificationCenter>();
         services.AddWebhooks();
+        services.AddSingleton<CreditStateAlerts>();
         services.AddSingleton<AlertEvaluator>();
         services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
         services.AddScoped<AlertRules>();

@@ -42,18 +42,46 @@ public sealed class BillingTests(BrowserFixture browser)
     }
 
     [Fact]
-    public async Task Staff_grant_a_credit_package_and_the_organizations_overview_shows_it_with_its_expiry()
+    public async Task Staff_grant_a_credit_package_after_bad_amounts_are_refused_and_the_organization_sees_it_in_the_bell_and_overview()
     {
         var staff = await browser.SignInAsync("staff@cassidy.test");
         await Expect(staff).ToHaveURLAsync(new Regex("/staff$"));
         await staff.Locator("#staff-org").FillAsync("Globex");
         await staff.GetByText("Globex (globex)").ClickAsync();
         await Expect(staff.GetByTestId("staff-org-summary")).ToBeVisibleAsync();
-        await staff.Locator("#package-credits").FillAsync("7500");
+        var balanceBefore = await staff.GetByTestId("staff-balance").InnerTextAsync();
+
+        // A negative amount is refused beside the field and nothing is granted; fixing it clears the message at once.
+        var credits = staff.Locator("#package-credits");
+        await credits.FillAsync("-5");
         await staff.Locator("#package-reason").FillAsync("Launch week package");
         await staff.GetByTestId("grant-package").ClickAsync();
+        await Expect(staff.GetByText("Enter a positive number of credits, at most 100,000,000.")).ToBeVisibleAsync();
+        await BrowserFixture.ScreenshotAsync(staff, "staff-package-refused");
+        await credits.FillAsync("1.2345");
+        await Expect(staff.GetByText("Use at most 3 decimals (1 credit = 1000 millicredits).")).ToBeVisibleAsync();
+        await credits.FillAsync("7,500");
+        await Expect(staff.GetByText("Use at most 3 decimals (1 credit = 1000 millicredits).")).ToHaveCountAsync(0);
+        Assert.Equal(balanceBefore, await staff.GetByTestId("staff-balance").InnerTextAsync());
+
+        // The confirmation names the exact amount and the organization; cancelling changes nothing.
+        await staff.GetByTestId("grant-package").ClickAsync();
+        var dialog = staff.GetByRole(AriaRole.Dialog);
+        await Expect(dialog).ToContainTextAsync("Grant 7,500 credits to Globex (globex)");
+        await BrowserFixture.ScreenshotAsync(staff, "staff-package-confirm");
+        await staff.Locator("#dialog-cancel").ClickAsync();
+        Assert.Equal(balanceBefore, await staff.GetByTestId("staff-balance").InnerTextAsync());
+        await staff.GetByTestId("grant-package").ClickAsync();
+        await staff.Locator("#dialog-ok").ClickAsync();
         await Expect(staff.GetByText("7,500 credits granted to Globex.")).ToBeVisibleAsync();
         await BrowserFixture.ScreenshotAsync(staff, "staff-console");
+
+        // An adjustment of 0 is refused too.
+        await staff.GetByRole(AriaRole.Tab, new() { Name = "Adjustment" }).ClickAsync();
+        await staff.Locator("#adjust-credits").FillAsync("0");
+        await staff.Locator("#adjust-reason").FillAsync("Nothing");
+        await staff.GetByTestId("make-adjustment").ClickAsync();
+        await Expect(staff.GetByText(new Regex("other than 0"))).ToBeVisibleAsync();
 
         var admin = await browser.SignInAsync("admin@globex.test");
         var grants = admin.GetByTestId("grants");
@@ -63,8 +91,12 @@ public sealed class BillingTests(BrowserFixture browser)
         await Expect(grants).ToContainTextAsync($"expires {expiry}");
         await Expect(admin.GetByTestId("activity")).ToContainTextAsync("Launch week package");
         await BrowserFixture.ScreenshotAsync(admin, "overview-with-package");
+        // The support loop closes: the admins hear of it in the bell and by e-mail.
+        await Expect(admin.GetByTestId("bell")).ToHaveAttributeAsync("aria-label", new Regex("unread"));
+        var mail = await browser.Factory.DeliveredEmailAsync("admin@globex.test", "7,500 credits added to Globex");
+        Assert.Contains("Launch week package", mail.TextBody);
 
         await BrowserFixture.GoAsync(admin, "/orgs/globex/settings/audit");
-        await Expect(admin.GetByTestId("audit-grid")).ToContainTextAsync("staff.credit_package_granted");
+        await Expect(admin.GetByTestId("audit-grid")).ToContainTextAsync("Credit package granted");
     }
 }

@@ -85,9 +85,9 @@ public sealed class MembersTests(BrowserFixture browser)
         // The audit log shows each step.
         await BrowserFixture.GoAsync(admin, "/orgs/acme/settings/audit");
         var grid = admin.GetByTestId("audit-grid");
-        await Expect(grid).ToContainTextAsync("member.invited");
-        await Expect(grid).ToContainTextAsync("member.joined");
-        await Expect(grid).ToContainTextAsync("member.removed");
+        await Expect(grid).ToContainTextAsync("Member invited");
+        await Expect(grid).ToContainTextAsync("Member joined");
+        await Expect(grid).ToContainTextAsync("Member removed");
         await Expect(grid).ToContainTextAsync("Nina New <nina.new@acme.test>");
         await BrowserFixture.ScreenshotAsync(admin, "audit-log");
     }

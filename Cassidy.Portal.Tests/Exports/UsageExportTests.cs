@@ -19,9 +19,9 @@ public sealed class UsageExportTests(PortalFactoryFixture fixture) : IClassFixtu
         var member = await db.Users.SingleAsync(u => u.Email == "member@acme.test");
         var admin = await db.Users.SingleAsync(u => u.Email == "admin@acme.test");
         var report = scope.ServiceProvider.GetRequiredService<UsageReport>();
-        var range = UsageRange.LastDays(30, report.Now, Credits.Zone(org.TimeZone));
+        var range = UsageRange.LastDays(30, report.Now, Dates.Zone(org.TimeZone));
         var scopeOf = userEmail is null ? UsageScope.Organization(org.Id) : UsageScope.Member(org.Id, member.Id);
-        return (await report.LoadAsync(scopeOf, range, Credits.Zone(org.TimeZone)), org.Id, member.Id, admin.Id, range);
+        return (await report.LoadAsync(scopeOf, range, Dates.Zone(org.TimeZone)), org.Id, member.Id, admin.Id, range);
     }
 
     private static string Query(UsageRange r) =>

@@ -26,6 +26,8 @@ public abstract class PageTestContext : MudTestContext
         Services.AddSingleton(LedgerHarness.Plans());
         Services.AddSingleton(H.Ledger);
         Services.AddSingleton(new EmailOutbox(H.Clock, new Microsoft.AspNetCore.DataProtection.EphemeralDataProtectionProvider()));
+        Services.AddLogging();
+        Services.AddSingleton<NotificationCenter>();
         Services.AddScoped<OrganizationAccess>();
         Services.AddScoped<MemberManagement>();
         Services.AddScoped<OrganizationSettings>();

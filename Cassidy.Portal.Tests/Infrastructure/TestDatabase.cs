@@ -32,7 +32,9 @@ public sealed class TestDatabase : IAsyncDisposable
         services.AddDbContextFactory<PortalDbContext>(o => o.UseSqlite(ConnectionString).AddInterceptors(new SqliteConnectionSetup()));
     }
 
-    public PortalDbContext CreateContext() => _provider.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContext();
+    public IDbContextFactory<PortalDbContext> CreateFactory() => _provider.GetRequiredService<IDbContextFactory<PortalDbContext>>();
+
+    public PortalDbContext CreateContext() => CreateFactory().CreateDbContext();
 
     public async Task<ApplicationUser> AddUserAsync(string email, string name)
     {

@@ -12,7 +12,7 @@ public sealed class AlertEvaluatorTests : IAsyncLifetime
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
     [Fact]
-    public async Task One_big_event_skipping_several_thresholds_fires_each_of_them_once()
+    public async Task One_big_event_crossing_several_thresholds_fires_each_once_and_tells_people_once_naming_the_highest()
     {
         await _h.SpendAsync("e1", 1_000); // 5 %
         Assert.Equal(0, await _h.Evaluator.EvaluateAsync(_h.OrgId));
@@ -28,20 +28,64 @@ public sealed class AlertEvaluatorTests : IAsyncLifetime
         var firings = await _h.FiringsAsync();
         Assert.Equal([50L, 80L, 100L], firings.Select(f => f.Threshold).Order());
         Assert.All(firings, f => Assert.Equal(AlertFiring.OrganizationSubject, f.Subject));
+        Assert.Equal(firings.Single(f => f.Threshold == 80).Id, firings.Single(f => f.Threshold == 50).SentWithId);
 
-        // Admins get organization alerts (Alice is the owner); Bob, a member, gets none.
-        var notes = await _h.NotificationsAsync();
-        Assert.Equal(3, notes.Count);
+        // Admins get organization alerts (Alice is the owner); Bob, a member, gets none: 80 % (which covers 50 %), then 100 %.
+        var notes = (await _h.NotificationsAsync()).Where(n => n.FiringId is not null).ToList();
+        Assert.Equal(["Org has used 80% of its monthly credits", "Org has used 100% of its monthly credits"], notes.Select(n => n.Title));
         Assert.All(notes, n => Assert.Equal(_h.Ledger.Alice.Id, n.UserId));
-        var eighty = notes.Single(n => n.Title.Contains("80%", StringComparison.Ordinal));
-        Assert.Equal("Org has used 80% of its monthly credits", eighty.Title);
-        Assert.Contains("16,000 of its 20,000 monthly credits", eighty.Body);
-        Assert.Equal("/orgs/org/settings/usage", eighty.Link);
+        Assert.Contains("16,000 of its 20,000 monthly credits", notes[0].Body);
+        Assert.Equal("/orgs/org/settings/usage", notes[0].Link);
 
-        var emails = await _h.EmailsAsync();
-        Assert.Equal(3, emails.Count);
+        var emails = (await _h.EmailsAsync()).Where(e => e.Kind == "alert").ToList();
+        Assert.Equal(2, emails.Count);
         Assert.All(emails, e => Assert.Equal("alice@test.test", e.To));
         Assert.Contains($"{AlertHarness.BaseUrl}/orgs/org/settings/usage", emails[0].TextBody);
+
+        var history = (await _h.Rules.HistoryAsync(_h.OrgId, 0, 10)).Rows;
+        Assert.Equal("Told with the higher threshold", history.Single(r => r.Threshold == 50).Delivery);
+    }
+
+    [Fact]
+    public async Task Running_out_pauses_AI_for_everyone_and_credits_coming_back_say_so_once_each()
+    {
+        await _h.SpendAsync("e1", 20_500); // past the allowance
+        await _h.Evaluator.EvaluateAsync(_h.OrgId);
+        await _h.Evaluator.EvaluateAsync(_h.OrgId);
+        var paused = (await _h.NotificationsAsync()).Where(n => n.Title == "Org is out of credits: AI features are paused").ToList();
+        Assert.Equal(new[] { _h.Ledger.Alice.Id, _h.Ledger.Bob.Id }.Order(), paused.Select(n => n.UserId).Order());
+        Assert.Contains("upgrade the plan", paused.Single(n => n.UserId == _h.Ledger.Alice.Id).Body);
+        Assert.Equal("/orgs/org/my-usage", paused.Single(n => n.UserId == _h.Ledger.Bob.Id).Link);
+        Assert.Contains(await _h.EmailsAsync(), m => m.To == "bob@test.test" && m.Subject == "Org is out of credits: AI features are paused");
+
+        _h.Ledger.Clock.Advance(TimeSpan.FromDays(32)); // a new period brings the allowance back
+        await _h.Ledger.Ledger.CloseDuePeriodsAsync(_h.OrgId);
+        await _h.Evaluator.EvaluateAsync(_h.OrgId);
+        await _h.Evaluator.EvaluateAsync(_h.OrgId);
+        var back = (await _h.NotificationsAsync()).Where(n => n.Title == "Org has credits again").ToList();
+        Assert.Equal(2, back.Count);
+        Assert.Contains("as a new billing period began", back.Single(n => n.UserId == _h.Ledger.Alice.Id).Body);
+    }
+
+    [Fact]
+    public async Task A_member_jumping_past_80_and_100_percent_of_their_limit_hears_once_that_they_are_at_100()
+    {
+        await _h.Caps.SetMemberCapsAsync(_h.OrgId, AlertHarness.Admin, [new(_h.Ledger.Bob.Id, await _h.VersionOfAsync(_h.Ledger.Bob.Id))],
+            MemberCapMode.Custom, 1_000_000);
+        await _h.SpendAsync("b1", 1_100, "bob@test.test");
+        Assert.Equal(2, await _h.Evaluator.EvaluateAsync(_h.OrgId));
+        var bob = Assert.Single(await _h.NotificationsAsync(_h.Ledger.Bob.Id));
+        Assert.Equal("You have used 100% of your credit limit in Org", bob.Title);
+        Assert.Contains("AI features are unavailable to you", bob.Body);
+        Assert.DoesNotContain(await _h.NotificationsAsync(), n => n.Title.Contains("80%", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_projection_rule_is_on_for_new_organizations()
+    {
+        var defaults = AlertRules.Defaults(_h.Ledger.Now);
+        Assert.True(defaults.Single(r => r.Kind == AlertKinds.OrgProjectedRunout).Enabled);
+        Assert.False(defaults.Single(r => r.Kind == AlertKinds.OrgBalanceBelow).Enabled);
     }
 
     [Fact]

@@ -37,6 +37,9 @@ public sealed class AlertHarness : IAsyncDisposable
         foreach (var rule in AlertRules.Defaults(ledger.Now))
         {
             rule.OrganizationId = ledger.Org.Id;
+            // On by default in the product; off here, so that tests spending a lot in one instant (a steep burn rate) count
+            // only the rule they are about. Its own tests turn it on.
+            if (rule.Kind == AlertKinds.OrgProjectedRunout) rule.Enabled = false;
             db.AlertRules.Add(rule);
         }
         await db.SaveChangesAsync();
@@ -62,6 +65,7 @@ public sealed class AlertHarness : IAsyncDisposable
         services.AddSingleton(ledger.Ledger);
         services.AddSingleton<NotificationCenter>();
         services.AddWebhooks();
+        services.AddSingleton<CreditStateAlerts>();
         services.AddSingleton<AlertEvaluator>();
         services.AddSingleton<MemberCaps>();
         services.AddSingleton<AlertRules>();

@@ -1,5 +1,6 @@
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Metering;
+using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -52,6 +53,11 @@ public sealed class LedgerHarness : IAsyncDisposable
         CreditLedger.Create(db.ConnectionString, Prices(), Plans(), clock, NullLogger.Instance);
 
     public DateTime Now => Clock.GetUtcNow().UtcDateTime;
+
+    /// <summary>The bell and the e-mail outbox on this database (e-mails stay in the outbox table).</summary>
+    public NotificationCenter Notifications() => new(Db.CreateFactory(),
+        new EmailOutbox(Clock, new Microsoft.AspNetCore.DataProtection.EphemeralDataProtectionProvider()), Configuration, Clock,
+        NullLogger<NotificationCenter>.Instance);
 
     public UsageEventInput Call(string id, string user = "alice@test.test", string model = "gpt-4.1", long input = 1000,
         long output = 0, long knowledge = 0, string feature = Features.AgentChat, string[]? capabilities = null,

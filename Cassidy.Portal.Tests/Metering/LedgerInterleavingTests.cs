@@ -32,7 +32,7 @@ public sealed class LedgerInterleavingTests : IAsyncLifetime
         _h.Db.AddTo(services);
         _dbFactory = services.BuildServiceProvider().GetRequiredService<IDbContextFactory<PortalDbContext>>();
         _payments = new RecordedInvoices(_dbFactory, _h.Clock);
-        _plans = new PlanChanges(_h.Ledger, LedgerHarness.Plans(), _payments, _dbFactory, _h.Clock);
+        _plans = new PlanChanges(_h.Ledger, LedgerHarness.Plans(), _payments, _dbFactory, _h.Notifications(), _h.Clock);
     }
 
     [Fact]

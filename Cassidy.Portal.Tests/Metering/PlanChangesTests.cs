@@ -19,7 +19,7 @@ public sealed class PlanChangesTests : IAsyncLifetime
         var services = new ServiceCollection();
         _h.Db.AddTo(services);
         _dbFactory = services.BuildServiceProvider().GetRequiredService<IDbContextFactory<PortalDbContext>>();
-        _plans = new PlanChanges(_h.Ledger, LedgerHarness.Plans(), new RecordedInvoices(_dbFactory, _h.Clock), _dbFactory, _h.Clock);
+        _plans = new PlanChanges(_h.Ledger, LedgerHarness.Plans(), new RecordedInvoices(_dbFactory, _h.Clock), _dbFactory, _h.Notifications(), _h.Clock);
     }
 
     [Fact]

@@ -56,8 +56,10 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var (_, secret) = await AddWebhookAsync(events: WebhookEvents.AlertSubscription(AlertKinds.OrgAllowancePercent));
         Assert.StartsWith("whsec_", secret);
 
-        await _h.SpendAsync("e1", 16_000); // 80 %: the 50 and 80 thresholds fire
-        Assert.Equal(2, await _h.Evaluator.EvaluateAsync(_h.OrgId));
+        await _h.SpendAsync("e1", 11_000); // 55 %
+        Assert.Equal(1, await _h.Evaluator.EvaluateAsync(_h.OrgId));
+        await _h.SpendAsync("e2", 5_000); // 80 %
+        Assert.Equal(1, await _h.Evaluator.EvaluateAsync(_h.OrgId));
         Assert.Equal(0, await _h.Evaluator.EvaluateAsync(_h.OrgId)); // evaluated again: nothing new
         Assert.Equal(2, await _h.Webhooks.DispatchDueAsync(default));
         Assert.Equal(0, await _h.Webhooks.DispatchDueAsync(default));

@@ -75,6 +75,8 @@ public class AlertFiring
     /// <summary>How many in-app notifications and emails it produced (emails: see the outbox, key <c>alert:{Id}:…</c>).</summary>
     public int NotificationCount { get; set; }
     public int EmailCount { get; set; }
+    /// <summary>Reached together with a higher threshold of the same rule: the firing whose notification named both (null: told on its own).</summary>
+    public long? SentWithId { get; set; }
 }
 
 /// <summary>An in-app notification of one user (the bell).</summary>

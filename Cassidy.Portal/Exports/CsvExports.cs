@@ -67,7 +67,7 @@ public static class CsvExports
         WriteCsvAsync(http, fileName, async csv =>
         {
             await csv.WriteRecordAsync(DailyHeader, ct);
-            await foreach (var row in report.DailyAsync(scope, range, Credits.Zone(membership.TimeZone), ct))
+            await foreach (var row in report.DailyAsync(scope, range, Dates.Zone(membership.TimeZone), ct))
                 await csv.WriteRecordAsync([row.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), row.Name, row.Email,
                     Credits.Plain(row.Credits), Num(row.Calls), Num(row.InputTokens), Num(row.KnowledgeTokens), Num(row.OutputTokens)], ct);
         }, ct);
@@ -104,7 +104,7 @@ public static class CsvExports
             return UsageRange.Problem(range.FromUtc, range.ToUtc) is { } problem ? (null, problem) : (range, null);
         }
         var periods = await report.PeriodsAsync(membership.OrganizationId, ct);
-        return (periods is null ? UsageRange.LastDays(30, report.Now, Credits.Zone(membership.TimeZone)) : UsageRange.Period(periods.Current), null);
+        return (periods is null ? UsageRange.LastDays(30, report.Now, Dates.Zone(membership.TimeZone)) : UsageRange.Period(periods.Current), null);
     }
 
     /// <summary>The audit log exports whole days; an open end is fine (the log is as long as it is), a closed range is bounded.</summary>

@@ -21,8 +21,8 @@ public sealed record AlertCrossing(AlertRule Rule, long Threshold, string Subjec
 /// (rule, threshold, period start, subject) refuses a second one, whoever races to insert it; the in-app notifications
 /// and the outbox emails are written in the same transaction, so an alert is delivered once or not at all. The period
 /// start is part of the key, so every threshold re-arms when a new period begins. A firing also becomes an <c>alert.fired</c>
-/// delivery for every alert channel subscribed to its rule's kind, in the same transaction; and for organizations with a
-/// channel, <see cref="CreditStateEvents"/> announces credits exhausted / replenished and members reaching their limit.
+/// delivery for every alert channel subscribed to its rule's kind, in the same transaction; and <see cref="CreditStateAlerts"/>
+/// announces credits exhausted / available again (to every member and the channels) and, to channels, members reaching their limit.
 /// </summary>
 public sealed class AlertEvaluator : BackgroundService
 {
@@ -34,14 +34,14 @@ public sealed class AlertEvaluator : BackgroundService
     private readonly ILogger _logger;
     private readonly IConfiguration _configuration;
     private readonly WebhookDispatcher _webhooks;
-    private readonly CreditStateEvents _states;
+    private readonly CreditStateAlerts _states;
     private readonly TimeSpan _interval;
     private readonly Channel<int> _due = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<int, byte> _queued = new();
     private int _busy;
 
     public AlertEvaluator(CreditLedger ledger, IDbContextFactory<PortalDbContext> dbFactory, EmailOutbox outbox,
-        NotificationCenter notifications, WebhookDispatcher webhooks, CreditStateEvents states, IConfiguration configuration, TimeProvider clock,
+        NotificationCenter notifications, WebhookDispatcher webhooks, CreditStateAlerts states, IConfiguration configuration, TimeProvider clock,
         ILogger<AlertEvaluator> logger)
     {
         _webhooks = webhooks;
@@ -138,8 +138,13 @@ public sealed class AlertEvaluator : BackgroundService
     {
         var crossings = await CrossingsAsync(organizationId, ct);
         var fired = 0;
-        foreach (var crossing in crossings)
-            if (await FireAsync(organizationId, crossing.PeriodStart, crossing.Crossing, ct)) fired++;
+        // Thresholds of one rule and subject reached together (one big event, or a pause in evaluation) make one notification
+        // that names the highest; the lower ones are recorded as fired with it, so they don't fire later.
+        foreach (var group in crossings.GroupBy(c => (c.Crossing.Rule.Id, c.Crossing.Subject)))
+        {
+            var ordered = group.OrderByDescending(c => c.Crossing.Threshold).ToList();
+            fired += await FireAsync(organizationId, ordered[0].PeriodStart, ordered[0].Crossing, ordered.Skip(1).Select(c => c.Crossing.Threshold).ToList(), ct);
+        }
         if (await _ledger.GetBalanceAsync(organizationId) is { } balance && _ledger.View.Find(organizationId) is { } view
             && await _states.AnnounceAsync(organizationId, balance, view, ct) > 0)
             _webhooks.Wake();
@@ -197,8 +202,12 @@ public sealed class AlertEvaluator : BackgroundService
 
     private sealed record Recipient(string UserId, string Email, string Name, bool IsMemberConcerned);
 
-    /// <summary>INSERTs the firing; if the unique index refuses it, someone fired it already and nothing else happens.</summary>
-    private async Task<bool> FireAsync(int organizationId, DateTime periodStart, AlertCrossing crossing, CancellationToken ct)
+    /// <summary>
+    /// INSERTs the firing; if the unique index refuses it, someone fired it already and nothing else happens. Then records the
+    /// lower thresholds reached with it (each refused quietly when it fired already) and tells people once. Returns how many
+    /// thresholds fired.
+    /// </summary>
+    private async Task<int> FireAsync(int organizationId, DateTime periodStart, AlertCrossing crossing, IReadOnlyList<long> lower, CancellationToken ct)
     {
         await using var db = await _dbFactory.CreateDbContextAsync(ct);
         var org = await db.Organizations.AsNoTracking().SingleAsync(o => o.Id == organizationId, ct);
@@ -219,7 +228,7 @@ public sealed class AlertEvaluator : BackgroundService
             var member = await db.Memberships.AsNoTracking()
                 .Where(m => m.OrganizationId == organizationId && m.UserId == crossing.Subject)
                 .Select(m => new Recipient(m.UserId, m.User.Email ?? "", m.User.DisplayName, true)).SingleOrDefaultAsync(ct);
-            if (member is null) return false; // left the organization since
+            if (member is null) return 0; // left the organization since
             memberName = member.Name;
             webhookMember = new WebhookMember(member.UserId, member.Name, member.Email, crossing.Used / 1000m, crossing.Limit / 1000m);
             if (rule.NotifyMember)
@@ -229,7 +238,7 @@ public sealed class AlertEvaluator : BackgroundService
             }
         }
 
-        var zone = Credits.Zone(org.TimeZone);
+        var zone = Dates.Zone(org.TimeZone);
         var message = Compose(org, crossing, memberName, periodEnd, zone);
         var firing = new AlertFiring
         {
@@ -245,7 +254,26 @@ public sealed class AlertEvaluator : BackgroundService
         }
         catch (DbUpdateException ex) when (ex.InnerException is SqliteException { SqliteErrorCode: 19 })
         {
-            return false; // fired already (this period, this subject): the index said so
+            return 0; // fired already (this period, this subject): the index said so
+        }
+        var fired = 1;
+        foreach (var threshold in lower)
+        {
+            var covered = new AlertFiring
+            {
+                OrganizationId = organizationId, RuleId = rule.Id, Threshold = threshold, PeriodStart = periodStart, Subject = crossing.Subject,
+                FiredAt = now, Summary = firing.Summary, SentWithId = firing.Id,
+            };
+            db.AlertFirings.Add(covered);
+            try
+            {
+                await db.SaveChangesAsync(ct); // EF wraps it in a savepoint: a refusal undoes only this row
+                fired++;
+            }
+            catch (DbUpdateException ex) when (ex.InnerException is SqliteException { SqliteErrorCode: 19 })
+            {
+                db.Entry(covered).State = EntityState.Detached; // fired already
+            }
         }
 
         var notified = new List<string>();
@@ -284,7 +312,7 @@ public sealed class AlertEvaluator : BackgroundService
         _notifications.Changed(notified);
         _logger.LogInformation("Credit alert fired: {Summary} (organization {Organization}, {Notifications} notifications, {Emails} emails).",
             firing.Summary, organizationId, notified.Count, emailed.Count);
-        return true;
+        return fired;
     }
 
     private sealed record AlertText(string Title, string Body, string Link);
@@ -293,41 +321,41 @@ public sealed class AlertEvaluator : BackgroundService
     private static AlertMessage Compose(Organization org, AlertCrossing c, string? memberName, DateTime periodEnd, TimeZoneInfo zone)
     {
         var usagePage = $"/orgs/{org.Slug}/settings/usage";
-        var resets = Credits.InZone(periodEnd, zone, withTime: false);
+        var resets = Dates.InZone(periodEnd, zone, withTime: false);
         var name = org.Name;
         switch (c.Rule.Kind)
         {
             case AlertKinds.OrgAllowancePercent:
             {
                 var text = new AlertText($"{name} has used {c.Threshold}% of its monthly credits",
-                    $"{name} has used {Credits.Format(c.Used)} of its {Credits.Format(c.Limit ?? 0)} monthly credits this billing period " +
+                    $"{name} has used {Credits.Whole(c.Used)} of its {Credits.Whole(c.Limit ?? 0)} monthly credits this billing period " +
                     $"({Percent(c.Used, c.Limit)}), reaching the {c.Threshold}% alert. The allowance resets on {resets}.", usagePage);
                 return new(text, text);
             }
             case AlertKinds.OrgBalanceBelow:
             {
-                var text = new AlertText($"{name}'s credit balance is below {Credits.Format(c.Limit ?? 0)} credits",
-                    $"{name} has {Credits.Format(c.Used)} credits left, below the {Credits.Format(c.Limit ?? 0)}-credit alert. " +
-                    $"The monthly allowance resets on {resets}.", usagePage);
+                var left = c.Used > 0 ? $"{name} has {Credits.Whole(c.Used)} credits left" : $"{name} has no credits left";
+                var text = new AlertText($"{name}'s credit balance is below {Credits.Whole(c.Limit ?? 0)} credits",
+                    $"{left}, below the {Credits.Whole(c.Limit ?? 0)}-credit alert. The monthly allowance resets on {resets}.", usagePage);
                 return new(text, text);
             }
             case AlertKinds.OrgProjectedRunout:
             {
                 var text = new AlertText($"{name} is projected to run out of credits before {resets}",
-                    $"At the last {CreditOverview.BurnWindowDays} days' rate of {Credits.Format(c.Used)} credits a day, the " +
-                    $"{Credits.Format(c.Limit ?? 0)} credits {name} has available run out before the period resets on {resets}.", usagePage);
+                    $"At the last {CreditOverview.BurnWindowDays} days' rate of {Credits.Whole(c.Used)} credits a day, the " +
+                    $"{Credits.Whole(c.Limit ?? 0)} credits {name} has available run out before the period resets on {resets}.", usagePage);
                 return new(text, text);
             }
             default:
             {
                 var blocked = c.Used >= (c.Limit ?? long.MaxValue);
-                var cap = Credits.Format(c.Limit ?? 0);
+                var cap = Credits.Whole(c.Limit ?? 0);
                 var admin = new AlertText($"{memberName} has used {c.Threshold}% of their credit limit in {name}",
-                    $"{memberName} has used {Credits.Format(c.Used)} of their {cap}-credit limit this billing period ({Percent(c.Used, c.Limit)})." +
+                    $"{memberName} has used {Credits.Whole(c.Used)} of their {cap}-credit limit this billing period ({Percent(c.Used, c.Limit)})." +
                     (blocked ? " AI features are unavailable to them until the limit resets on " + resets + " or an admin raises it." : ""),
                     $"/orgs/{org.Slug}/settings/limits");
                 var member = new AlertText($"You have used {c.Threshold}% of your credit limit in {name}",
-                    $"You have used {Credits.Format(c.Used)} of your {cap}-credit limit in {name} this billing period ({Percent(c.Used, c.Limit)})." +
+                    $"You have used {Credits.Whole(c.Used)} of your {cap}-credit limit in {name} this billing period ({Percent(c.Used, c.Limit)})." +
                     (blocked ? $" AI features are unavailable to you until the limit resets on {resets} or an admin raises it." : $" It resets on {resets}."),
                     $"/orgs/{org.Slug}/my-usage");
                 return new(admin, member);

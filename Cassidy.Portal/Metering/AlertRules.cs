@@ -11,9 +11,10 @@ public sealed record AlertRuleInput(bool Enabled, string Thresholds, bool Notify
 
 /// <summary>A line of the alert history: what fired, when, for whom, and whether its emails went out.</summary>
 public sealed record AlertHistoryRow(long Id, DateTime FiredAt, string Kind, long Threshold, string Subject, string Summary,
-    int Notifications, int Emails, int EmailsSent)
+    int Notifications, int Emails, int EmailsSent, bool SentWithHigher = false)
 {
-    public string Delivery => Emails == 0 ? (Notifications > 0 ? "Delivered (in app)" : "No recipients")
+    public string Delivery => SentWithHigher ? "Told with the higher threshold"
+        : Emails == 0 ? (Notifications > 0 ? "Delivered (in app)" : "No recipients")
         : EmailsSent == Emails ? "Delivered"
         : $"Pending ({EmailsSent} of {Emails} emails sent)";
     public bool Pending => EmailsSent < Emails;
@@ -30,12 +31,12 @@ public sealed class AlertRules(IDbContextFactory<PortalDbContext> dbFactory, Tim
     public const long MaxPercent = 1000;
     public const long MaxBalanceCredits = MemberCaps.MaxCredits;
 
-    /// <summary>50 / 80 / 100 % of the allowance and 80 / 100 % of member caps; balance and projection rules start off.</summary>
+    /// <summary>50 / 80 / 100 % of the allowance, the run-out projection, and 80 / 100 % of member caps; the balance rule starts off.</summary>
     public static IReadOnlyList<AlertRule> Defaults(DateTime now) =>
     [
         new() { Kind = AlertKinds.OrgAllowancePercent, Thresholds = "50,80,100", Enabled = true, NotifyAdmins = true, InApp = true, Email = true, CreatedAt = now },
         new() { Kind = AlertKinds.OrgBalanceBelow, Thresholds = "1000", Enabled = false, NotifyAdmins = true, InApp = true, Email = true, CreatedAt = now },
-        new() { Kind = AlertKinds.OrgProjectedRunout, Thresholds = "0", Enabled = false, NotifyAdmins = true, InApp = true, Email = true, CreatedAt = now },
+        new() { Kind = AlertKinds.OrgProjectedRunout, Thresholds = "0", Enabled = true, NotifyAdmins = true, InApp = true, Email = true, CreatedAt = now },
         new() { Kind = AlertKinds.MemberCapPercent, Thresholds = "80,100", Enabled = true, NotifyAdmins = true, NotifyMember = true, InApp = true, Email = true, CreatedAt = now },
     ];
 
@@ -59,7 +60,7 @@ public sealed class AlertRules(IDbContextFactory<PortalDbContext> dbFactory, Tim
     public static (string? Normalized, string? Error) ParseThresholds(string kind, string? text)
     {
         if (kind == AlertKinds.OrgProjectedRunout) return ("0", null);
-        var parts = (text ?? "").Split(',', StringSplitOptions.TrimEntries);
+        var parts = kind == AlertKinds.OrgBalanceBelow ? CreditParts(text) : (text ?? "").Split(',', StringSplitOptions.TrimEntries);
         var unit = kind == AlertKinds.OrgBalanceBelow ? "credits" : "percent";
         if (parts.All(p => p.Length == 0)) return (null, kind == AlertKinds.OrgBalanceBelow
             ? "Enter a balance in whole credits, like 1000." : "Enter at least one percentage, like 50, 80, 100.");
@@ -77,6 +78,16 @@ public sealed class AlertRules(IDbContextFactory<PortalDbContext> dbFactory, Tim
         if (values.Count > MaxThresholds) return (null, $"Use at most {MaxThresholds} thresholds.");
         return (string.Join(",", values), null);
     }
+
+    /// <summary>
+    /// Balances in credits, written like limits are: "12,000" is twelve thousand. Several are separated by ";" or by a comma and
+    /// a space ("500, 12,000"); a comma between digits groups thousands when the groups are of three ("1,000,000"), and
+    /// separates otherwise ("500,1000").
+    /// </summary>
+    private static string[] CreditParts(string? text) =>
+        System.Text.RegularExpressions.Regex.Split(text ?? "", @"\s*;\s*|,\s+|\s+")
+            .SelectMany(p => System.Text.RegularExpressions.Regex.IsMatch(p, @"^\d{1,3}(,\d{3})+$") ? [p] : p.Split(','))
+            .Select(p => p.Trim()).ToArray();
 
     /// <summary>Checks the extra addresses; returns them normalized (comma-separated) or a message naming the bad one.</summary>
     public static (string? Normalized, string? Error) ParseEmails(string? text)
@@ -161,7 +172,7 @@ public sealed class AlertRules(IDbContextFactory<PortalDbContext> dbFactory, Tim
                 .CountAsync(m => m.CorrelationKey!.StartsWith(prefix) && m.SentAt != null, ct);
             var subject = f.Subject == AlertFiring.OrganizationSubject ? "Organization" : names.GetValueOrDefault(f.Subject, "Former member");
             rows.Add(new AlertHistoryRow(f.Id, f.FiredAt, kinds.GetValueOrDefault(f.RuleId, ""), f.Threshold, subject, f.Summary,
-                f.NotificationCount, f.EmailCount, sent));
+                f.NotificationCount, f.EmailCount, sent, f.SentWithId is not null));
         }
         return (rows, total);
     }

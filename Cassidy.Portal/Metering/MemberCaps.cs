@@ -37,19 +37,10 @@ public sealed class MemberCaps(IDbContextFactory<PortalDbContext> dbFactory, Cre
     public const string ConflictMessage = "This limit was changed by someone else since you opened the page. Reload to see the current value.";
 
     /// <summary>Credits as typed ("1500", "1,500", "12.5") → millicredits, or a message for the field.</summary>
-    public static (long? Millicredits, string? Error) ParseCredits(string? text)
-    {
-        var value = (text ?? "").Trim().Replace(",", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal);
-        if (value.Length == 0) return (null, "Enter a number of credits, like 1500 or 12.5.");
-        if (!decimal.TryParse(value, System.Globalization.NumberStyles.AllowDecimalPoint | System.Globalization.NumberStyles.AllowLeadingSign,
-                System.Globalization.CultureInfo.InvariantCulture, out var credits))
-            return (null, "Enter a number of credits, like 1500 or 12.5.");
-        if (credits < 0) return (null, "A limit can't be negative. Use 0 to block the member.");
-        if (credits > MaxCredits) return (null, $"A limit can be at most {MaxCredits:N0} credits. Choose Unlimited for no limit.");
-        var millicredits = credits * 1000m;
-        if (millicredits != decimal.Truncate(millicredits)) return (null, "Use at most 3 decimals (1 credit = 1000 millicredits).");
-        return ((long)millicredits, null);
-    }
+    public static (long? Millicredits, string? Error) ParseCredits(string? text) =>
+        (text ?? "").Trim().StartsWith('-')
+            ? (null, "A limit can't be negative. Use 0 to block the member.")
+            : CreditInput.Parse(text, 0, MaxCredits, $"A limit can be at most {MaxCredits:N0} credits. Choose Unlimited for no limit.");
 
     public async Task<CapsView> LoadAsync(int organizationId, CancellationToken ct = default)
     {

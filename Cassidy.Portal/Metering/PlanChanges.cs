@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Cassidy.Portal.Data;
+using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
 using Microsoft.EntityFrameworkCore;
 
@@ -29,6 +30,7 @@ public sealed class PlanChanges(
     PlanCatalog plans,
     IPaymentCapture payments,
     IDbContextFactory<PortalDbContext> dbFactory,
+    NotificationCenter notifications,
     TimeProvider clock)
 {
     public const string UpgradeAction = "upgrade";
@@ -116,7 +118,7 @@ public sealed class PlanChanges(
             await payments.VoidAsync(invoice.Id, CancellationToken.None);
             return (ChangeResult.Refused($"{outcome.Refusal} You were not charged."), null);
         }
-        if (!outcome.AlreadyApplied) await AuditAsync(organizationId, actor, "plan.upgraded", "Plan", quote.FromPlan, quote.ToPlan, ct);
+        if (!outcome.AlreadyApplied) await AuditAsync(organizationId, actor, AuditActions.PlanUpgraded, "Plan", quote.FromPlan, quote.ToPlan, ct);
         return (ChangeResult.Ok, quote);
     }
 
@@ -142,7 +144,7 @@ public sealed class PlanChanges(
             return ChangeResult.Refused(option?.Unavailable ?? $"{toPlan} is not a downgrade from your current plan.");
         var before = await ScheduledPlanAsync(organizationId, ct);
         await ledger.SchedulePlanAsync(organizationId, option.Plan.Name);
-        await AuditAsync(organizationId, actor, "plan.downgrade_scheduled", "Plan", before ?? (await ledger.GetBalanceAsync(organizationId))?.Plan,
+        await AuditAsync(organizationId, actor, AuditActions.DowngradeScheduled, "Plan", before ?? (await ledger.GetBalanceAsync(organizationId))?.Plan,
             option.Plan.Name, ct);
         return ChangeResult.Ok;
     }
@@ -151,7 +153,7 @@ public sealed class PlanChanges(
     {
         if (await ScheduledPlanAsync(organizationId, ct) is not { } scheduled) return ChangeResult.Refused("No downgrade is scheduled.");
         await ledger.SchedulePlanAsync(organizationId, null);
-        await AuditAsync(organizationId, actor, "plan.downgrade_cancelled", "Plan", scheduled, (await ledger.GetBalanceAsync(organizationId))?.Plan, ct);
+        await AuditAsync(organizationId, actor, AuditActions.DowngradeCancelled, "Plan", scheduled, (await ledger.GetBalanceAsync(organizationId))?.Plan, ct);
         return ChangeResult.Ok;
     }
 
@@ -178,8 +180,11 @@ public sealed class PlanChanges(
         if (string.IsNullOrWhiteSpace(reason)) return ChangeResult.Refused("Say why the package is granted (it is shown to the organization's admins).", "reason");
         var expiry = expiresAt ?? Now + DefaultPackageLifetime;
         if (expiry <= Now) return ChangeResult.Refused("The expiry must be in the future.", "expiresAt");
-        await ledger.GrantAsync(organizationId, GrantKinds.CreditPackage, (long)(credits * 1000), expiry, reason.Trim(), staff.UserId);
-        await AuditAsync(organizationId, staff, "staff.credit_package_granted", "Credits", null, $"+{credits:0.###} credits, expires {expiry:yyyy-MM-dd} ({reason.Trim()})", ct);
+        var grantId = await ledger.GrantAsync(organizationId, GrantKinds.CreditPackage, (long)(credits * 1000), expiry, reason.Trim(), staff.UserId);
+        await AuditAsync(organizationId, staff, AuditActions.PackageGranted, "Credits", null, $"+{credits:0.###} credits, expires {expiry:yyyy-MM-dd} ({reason.Trim()})", ct,
+            org => new Message($"{Amount(credits)} credits added to {org.Name}",
+                $"Cassidy support granted {org.Name} a credit package of {Amount(credits)} credits, usable until {expiry:d MMM yyyy}. Reason: {reason.Trim()}",
+                $"/orgs/{org.Slug}/settings"), $"package:{grantId}");
         return ChangeResult.Ok;
     }
 
@@ -188,8 +193,11 @@ public sealed class PlanChanges(
         if (credits == 0 || Math.Abs(credits) > 100_000_000) return ChangeResult.Refused("Enter a non-zero number of credits (negative to take credits away).", "credits");
         if (decimal.Round(credits, 3) != credits) return ChangeResult.Refused("Credits have at most 3 decimals.", "credits");
         if (string.IsNullOrWhiteSpace(reason)) return ChangeResult.Refused("Say why the balance is corrected.", "reason");
-        await ledger.GrantAsync(organizationId, GrantKinds.Adjustment, (long)(credits * 1000), null, reason.Trim(), staff.UserId);
-        await AuditAsync(organizationId, staff, "staff.adjustment", "Credits", null, $"{credits:+0.###;-0.###} credits ({reason.Trim()})", ct);
+        var grantId = await ledger.GrantAsync(organizationId, GrantKinds.Adjustment, (long)(credits * 1000), null, reason.Trim(), staff.UserId);
+        await AuditAsync(organizationId, staff, AuditActions.Adjustment, "Credits", null, $"{credits:+0.###;-0.###} credits ({reason.Trim()})", ct,
+            org => new Message(credits > 0 ? $"{Amount(credits)} credits added to {org.Name}" : $"{Amount(-credits)} credits removed from {org.Name}'s balance",
+                $"Cassidy support corrected {org.Name}'s credit balance by {(credits > 0 ? "+" : "−")}{Amount(Math.Abs(credits))} credits. Reason: {reason.Trim()}",
+                $"/orgs/{org.Slug}/settings"), $"adjustment:{grantId}");
         return ChangeResult.Ok;
     }
 
@@ -212,15 +220,27 @@ public sealed class PlanChanges(
         // The terms and the top-up are one writer operation: the difference is computed against the allowance in force.
         await ledger.ChangePlanAsync(organizationId, new PlanChange(PlanCatalog.Enterprise, null, null, agreement, staff.UserId,
             "Enterprise agreement: extra monthly credits for the rest of this period"));
-        await AuditAsync(organizationId, staff, "staff.enterprise_agreement", "Plan", before,
+        await AuditAsync(organizationId, staff, AuditActions.EnterpriseAgreement, "Plan", before,
             $"Enterprise {agreement.MonthlyCredits:N0} credits, rollover {agreement.RolloverCapPercent}%, {agreement.Members} members, {agreement.StorageGb} GB, {agreement.MeetingHours} h", ct);
         return ChangeResult.Ok;
     }
 
-    private async Task AuditAsync(int organizationId, AuditActor actor, string action, string target, string? before, string? after, CancellationToken ct)
+    /// <summary>Records the change; with <paramref name="tell"/>, the organization's admins also learn of it in the bell and by e-mail.</summary>
+    private async Task AuditAsync(int organizationId, AuditActor actor, string action, string target, string? before, string? after, CancellationToken ct,
+        Func<Organization, Message>? tell = null, string? key = null)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         AuditLog.Record(db, organizationId, actor, action, target, before, after, Now);
+        IReadOnlyList<string> told = [];
+        if (tell is not null)
+        {
+            var org = await db.Organizations.AsNoTracking().SingleAsync(o => o.Id == organizationId, ct);
+            told = notifications.Tell(db, await NotificationCenter.AdminsAsync(db, organizationId, ct), organizationId, tell(org), "support", key!);
+        }
         await db.SaveChangesAsync(ct);
+        notifications.Delivered(told);
     }
+
+    /// <summary>1500 → "1,500"; 12.5 → "12.5".</summary>
+    private static string Amount(decimal credits) => credits.ToString("#,##0.###", System.Globalization.CultureInfo.InvariantCulture);
 }

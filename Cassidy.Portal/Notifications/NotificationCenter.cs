@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using Cassidy.Portal.Data;
 using Microsoft.EntityFrameworkCore;
 
@@ -14,7 +15,14 @@ public sealed record NotificationRow(long Id, string Title, string Body, string?
 /// In-app notifications of the signed-in user (the bell and <c>/notifications</c>), and the live signal that tells open
 /// circuits a user's notifications changed: components subscribe by user id, writers call <see cref="Changed"/> after commit.
 /// </summary>
-public sealed class NotificationCenter(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock, ILogger<NotificationCenter> logger)
+/// <summary>Someone to tell: the bell by user id, e-mail by address.</summary>
+public sealed record Recipient(string UserId, string Email, string Name);
+
+/// <summary>What to tell them: a title and a sentence or two, and a path inside the portal.</summary>
+public sealed record Message(string Title, string Body, string Link);
+
+public sealed class NotificationCenter(IDbContextFactory<PortalDbContext> dbFactory, EmailOutbox outbox, IConfiguration configuration, TimeProvider clock,
+    ILogger<NotificationCenter> logger)
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<Subscription, byte>> _subscribers = new(StringComparer.Ordinal);
 
@@ -41,6 +49,50 @@ public sealed class NotificationCenter(IDbContextFactory<PortalDbContext> dbFact
         try { await subscription.OnChange(); }
         catch (Exception ex) { logger.LogDebug(ex, "A notification subscriber failed (its circuit is probably gone)."); }
     }
+
+    /// <summary>The organization's owners and admins.</summary>
+    public static Task<List<Recipient>> AdminsAsync(PortalDbContext db, int organizationId, CancellationToken ct = default) =>
+        db.Memberships.AsNoTracking()
+            .Where(m => m.OrganizationId == organizationId && (m.Role == OrganizationRole.Owner || m.Role == OrganizationRole.Admin))
+            .Select(m => new Recipient(m.UserId, m.User.Email ?? "", m.User.DisplayName)).ToListAsync(ct);
+
+    /// <summary>
+    /// Adds a bell notification and an e-mail for each person to <paramref name="db"/>, so they commit with the change they
+    /// announce; <paramref name="key"/> names the message (its e-mails are unique per key and address). After committing,
+    /// call <see cref="Delivered"/> with what this returns.
+    /// </summary>
+    public IReadOnlyList<string> Tell(PortalDbContext db, IEnumerable<Recipient> people, int? organizationId, Message message, string kind, string key)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var link = PortalAddress.Link(configuration, message.Link);
+        var told = new List<string>();
+        foreach (var person in people.DistinctBy(p => p.UserId))
+        {
+            db.Notifications.Add(new Notification
+            {
+                UserId = person.UserId, OrganizationId = organizationId, Title = Cut(message.Title, 200), Body = Cut(message.Body, 1000),
+                Link = message.Link, CreatedAt = now,
+            });
+            told.Add(person.UserId);
+            if (person.Email.Length == 0) continue;
+            var greeting = person.Name.Length == 0 ? "Hello," : $"Hello {person.Name},";
+            outbox.Enqueue(db, new EmailMessage(person.Email, Cut(message.Title, 300), $"{greeting}\n\n{message.Body}\n\nOpen: {link}\n",
+                $"<p>{WebUtility.HtmlEncode(greeting)}</p><p style=\"white-space:pre-wrap\">{WebUtility.HtmlEncode(message.Body)}</p>" +
+                $"<p><a href=\"{WebUtility.HtmlEncode(link)}\">{WebUtility.HtmlEncode(link)}</a></p>",
+                Cut($"{key}:{person.Email.ToLowerInvariant()}", 200), kind));
+        }
+        return told;
+    }
+
+    /// <summary>After the commit of <see cref="Tell"/>: refreshes the bells of those told and sends the e-mails now.</summary>
+    public void Delivered(IReadOnlyList<string> told)
+    {
+        if (told.Count == 0) return;
+        outbox.Wake();
+        Changed(told);
+    }
+
+    private static string Cut(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
     public async Task<int> UnreadCountAsync(string userId, CancellationToken ct = default)
     {

@@ -53,4 +53,41 @@ public static class AuditActions
     public const string ChannelSecretRotated = "alerts.channel_secret_rotated";
     public const string ChannelDeleted = "alerts.channel_deleted";
     public const string ChannelDisabled = "alerts.channel_disabled";
+    public const string PlanUpgraded = "plan.upgraded";
+    public const string DowngradeScheduled = "plan.downgrade_scheduled";
+    public const string DowngradeCancelled = "plan.downgrade_cancelled";
+    public const string PackageGranted = "staff.credit_package_granted";
+    public const string Adjustment = "staff.adjustment";
+    public const string EnterpriseAgreement = "staff.enterprise_agreement";
+    public const string SupportRequested = "support.requested";
+    public const string SupportAnswered = "staff.support_answered";
+
+    /// <summary>An action in people's words, as the Audit log tab shows it; unknown codes are shown as they are.</summary>
+    public static string Describe(string action) => action switch
+    {
+        MemberInvited => "Member invited",
+        InvitationResent => "Invitation resent",
+        InvitationRevoked => "Invitation revoked",
+        MemberJoined => "Member joined",
+        MemberRoleChanged => "Role changed",
+        MemberRemoved => "Member removed",
+        OrganizationUpdated => "Organization settings changed",
+        DefaultCapChanged => "Default credit limit changed",
+        MemberCapChanged => "Member's credit limit changed",
+        AlertRuleChanged => "Alert rule changed",
+        ChannelCreated => "Alert channel added",
+        ChannelChanged => "Alert channel changed",
+        ChannelSecretRotated => "Alert channel secret rotated",
+        ChannelDeleted => "Alert channel deleted",
+        ChannelDisabled => "Alert channel disabled after failures",
+        PlanUpgraded => "Plan upgraded",
+        DowngradeScheduled => "Downgrade scheduled",
+        DowngradeCancelled => "Downgrade cancelled",
+        PackageGranted => "Credit package granted",
+        Adjustment => "Balance adjusted by support",
+        EnterpriseAgreement => "Enterprise agreement set",
+        SupportRequested => "Support requested",
+        SupportAnswered => "Support request answered",
+        _ => action,
+    };
 }

@@ -1,4 +1,5 @@
 using Cassidy.Portal.Data;
+using Cassidy.Portal.Notifications;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cassidy.Portal.Organizations;
@@ -7,7 +8,7 @@ public sealed record SupportRequestRow(long Id, int OrganizationId, string Organ
     string RequestedBy, string RequestedByEmail, DateTime CreatedAt, DateTime? AnsweredAt, string? AnsweredBy, string? Answer);
 
 /// <summary>"Need more? Contact support": requests admins file and staff answer.</summary>
-public sealed class SupportRequests(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
+public sealed class SupportRequests(IDbContextFactory<PortalDbContext> dbFactory, NotificationCenter notifications, TimeProvider clock)
 {
     public static readonly IReadOnlyList<(string Value, string Label)> Categories =
     [
@@ -38,7 +39,7 @@ public sealed class SupportRequests(IDbContextFactory<PortalDbContext> dbFactory
             RequestedByEmail = email,
             CreatedAt = clock.GetUtcNow().UtcDateTime,
         });
-        AuditLog.Record(db, organizationId, actor, "support.requested", Label(category), null, null, clock.GetUtcNow().UtcDateTime);
+        AuditLog.Record(db, organizationId, actor, AuditActions.SupportRequested, Label(category), null, null, clock.GetUtcNow().UtcDateTime);
         await db.SaveChangesAsync(ct);
         return ChangeResult.Ok;
     }
@@ -58,14 +59,22 @@ public sealed class SupportRequests(IDbContextFactory<PortalDbContext> dbFactory
     {
         if (string.IsNullOrWhiteSpace(answer)) return ChangeResult.Refused("Write the answer.", "answer");
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var request = await db.SupportRequests.SingleOrDefaultAsync(r => r.Id == requestId, ct);
+        var request = await db.SupportRequests.Include(r => r.Organization).SingleOrDefaultAsync(r => r.Id == requestId, ct);
         if (request is null || request.AnsweredAt is not null) return ChangeResult.Refused("This request was already answered.");
         var now = clock.GetUtcNow().UtcDateTime;
         request.AnsweredAt = now;
         request.AnsweredByName = staff.Name;
         request.Answer = answer.Trim();
-        AuditLog.Record(db, request.OrganizationId, staff, "staff.support_answered", Label(request.Category), null, null, now);
+        AuditLog.Record(db, request.OrganizationId, staff, AuditActions.SupportAnswered, Label(request.Category), null, null, now);
+        // The answer reaches whoever asked, in the bell and by e-mail (if they still have an account).
+        var asker = await db.Users.AsNoTracking().Where(u => u.Id == request.RequestedByUserId)
+            .Select(u => new Recipient(u.Id, u.Email ?? "", u.DisplayName)).ToListAsync(ct);
+        var asked = request.Message.Length <= 200 ? request.Message : request.Message[..199] + "…";
+        var told = notifications.Tell(db, asker, request.OrganizationId, new Message($"Cassidy support answered: {Label(request.Category)}",
+            $"You asked: “{asked}”\n\n{staff.Name} answered: {request.Answer}", $"/orgs/{request.Organization.Slug}/settings/plan"),
+            "support", $"support-answer:{request.Id}");
         await db.SaveChangesAsync(ct);
+        notifications.Delivered(told);
         return ChangeResult.Ok;
     }
 }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
 using System.Text;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Notifications;
@@ -34,9 +33,7 @@ public sealed class WebhookDispatcher : BackgroundService
 
     private readonly IDbContextFactory<PortalDbContext> _dbFactory;
     private readonly TimeProvider _clock;
-    private readonly EmailOutbox _outbox;
     private readonly NotificationCenter _notifications;
-    private readonly IConfiguration _configuration;
     private readonly ILogger _logger;
     private readonly IDataProtector _secrets;
     private readonly HttpClient _http;
@@ -45,15 +42,13 @@ public sealed class WebhookDispatcher : BackgroundService
     private readonly ConcurrentDictionary<long, byte> _inFlight = new();
     private readonly WakeSignal _wake;
 
-    public WebhookDispatcher(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock, EmailOutbox outbox, NotificationCenter notifications,
+    public WebhookDispatcher(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock, NotificationCenter notifications,
         IDataProtectionProvider protection, WebhookAddress address, IConfiguration configuration, ILogger<WebhookDispatcher> logger)
     {
         _dbFactory = dbFactory;
         _clock = clock;
         _wake = new WakeSignal(clock);
-        _outbox = outbox;
         _notifications = notifications;
-        _configuration = configuration;
         _logger = logger;
         _secrets = WebhookEndpoints.SecretProtector(protection);
         _http = new HttpClient(address.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
@@ -253,30 +248,16 @@ public sealed class WebhookDispatcher : BackgroundService
             .ExecuteUpdateAsync(s => s.SetProperty(d => d.FailedAt, now).SetProperty(d => d.LastError, "Not sent: the endpoint was disabled after 24 hours of failures."));
 
         var org = await db.Organizations.AsNoTracking().SingleAsync(o => o.Id == endpoint.OrganizationId);
-        var admins = await db.Memberships.AsNoTracking()
-            .Where(m => m.OrganizationId == org.Id && (m.Role == OrganizationRole.Owner || m.Role == OrganizationRole.Admin))
-            .Select(m => new { m.UserId, m.User.Email, m.User.DisplayName }).ToListAsync();
         var name = WebhookEndpoints.Label(endpoint);
-        var title = $"Alert channel disabled: {name}";
-        var body = $"Every delivery to {name} in {org.Name} failed for 24 hours, so the portal disabled it. Alerts no longer go there " +
-                   "until an admin fixes the receiver and turns the channel back on under Settings → Limits & alerts.";
-        var link = WebhookEndpoints.Page(org.Slug, endpoint.Id);
-        foreach (var admin in admins)
-        {
-            db.Notifications.Add(new Notification { UserId = admin.UserId, OrganizationId = org.Id, Title = Cut(title, 200), Body = Cut(body, 1000), Link = link, CreatedAt = now });
-            if (!string.IsNullOrEmpty(admin.Email))
-            {
-                var url = PortalAddress.Link(_configuration, link);
-                _outbox.Enqueue(db, new EmailMessage(admin.Email, title, $"Hello {admin.DisplayName},\n\n{body}\n\nOpen: {url}\n",
-                    $"<p>Hello {WebUtility.HtmlEncode(admin.DisplayName)},</p><p>{WebUtility.HtmlEncode(body)}</p><p><a href=\"{WebUtility.HtmlEncode(url)}\">{WebUtility.HtmlEncode(url)}</a></p>",
-                    $"channel-disabled:{endpoint.Id}:{now.Ticks}:{admin.Email.ToLowerInvariant()}", "channel"));
-            }
-        }
+        var told = _notifications.Tell(db, await NotificationCenter.AdminsAsync(db, org.Id), org.Id, new Message($"Alert channel disabled: {name}",
+                $"Every delivery to {name} in {org.Name} failed for 24 hours, so the portal disabled it. Alerts no longer go there " +
+                "until an admin fixes the receiver and turns the channel back on under Settings → Limits & alerts.",
+                WebhookEndpoints.Page(org.Slug, endpoint.Id)),
+            "channel", $"channel-disabled:{endpoint.Id}:{now.Ticks}");
         AuditLog.Record(db, org.Id, AuditActor.System, AuditActions.ChannelDisabled, name, "on", "off (24 h of failed deliveries)", now);
         await db.SaveChangesAsync();
         await transaction.CommitAsync();
-        _outbox.Wake();
-        _notifications.Changed(admins.Select(a => a.UserId));
+        _notifications.Delivered(told);
         _logger.LogWarning("Webhook endpoint {Endpoint} of organization {Organization} disabled after 24 h of failed deliveries.", endpoint.Id, org.Id);
     }
 

@@ -12,7 +12,6 @@ public static class WebhookSetup
         services.AddSingleton(sp => WebhookAddress.From(sp.GetRequiredService<IConfiguration>(), sp.GetService<IHostEnvironment>()));
         services.AddSingleton<WebhookDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
-        services.AddSingleton<CreditStateEvents>();
         services.AddScoped<WebhookEndpoints>();
         return services;
     }

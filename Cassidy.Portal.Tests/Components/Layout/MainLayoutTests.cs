@@ -22,6 +22,8 @@ public sealed class MainLayoutTests : MudTestContext
         Services.AddScoped<OrganizationAccess>();
         Services.AddLogging();
         Services.AddSingleton(TimeProvider.System);
+        Services.AddSingleton(new Cassidy.Portal.Notifications.EmailOutbox(TimeProvider.System, new Microsoft.AspNetCore.DataProtection.EphemeralDataProtectionProvider()));
+        Services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
         Services.AddSingleton<Cassidy.Portal.Notifications.NotificationCenter>();
         _avery = await _db.AddUserAsync("admin@acme.test", "Avery Admin");
         var acme = await _db.AddOrganizationAsync("acme", "Acme Corp");

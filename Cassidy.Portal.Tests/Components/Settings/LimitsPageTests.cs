@@ -32,6 +32,7 @@ public sealed class LimitsPageTests : MudTestContext
         Services.AddSingleton(_h.Caps);
         Services.AddSingleton(_h.Rules);
         Services.AddSingleton(_h.Notifications);
+        Services.AddSingleton(_h.Channels);
         Services.AddScoped<OrganizationAccess>();
         Services.AddScoped<CreditOverview>();
         var auth = AddAuthorization();
@@ -200,7 +201,9 @@ public sealed class LimitsPageTests : MudTestContext
         var bell = Render<NotificationBell>(p => p.Add(b => b.UserId, _h.Ledger.Alice.Id));
         bell.WaitForAssertion(() => Assert.Equal("Notifications", bell.Find("[data-testid=bell]").GetAttribute("aria-label")));
 
-        await _h.SpendAsync("big", 16_000); // crosses 50 % and 80 %
+        await _h.SpendAsync("half", 11_000); // crosses 50 %
+        await _h.Evaluator.EvaluateAsync(_h.OrgId);
+        await _h.SpendAsync("more", 5_000); // crosses 80 %
         await _h.Evaluator.EvaluateAsync(_h.OrgId);
 
         bell.WaitForAssertion(() => Assert.Equal("Notifications, 2 unread", bell.Find("[data-testid=bell]").GetAttribute("aria-label")));

@@ -23,6 +23,8 @@ function asText(options) {
   options.tooltip.x = { ...(options.tooltip.x ?? {}), formatter: (value) => escape(value) };
   options.tooltip.y = options.tooltip.y ?? {};
   options.tooltip.y.title = { formatter: (name) => (name ? escape(name) + ': ' : '') };
+  // Figures read as whole numbers with separators ("2,012"), like the tables beside the charts.
+  options.tooltip.y.formatter = (value) => (typeof value === 'number' ? Math.round(value).toLocaleString('en-US') : escape(String(value)));
   options.legend = { ...(options.legend ?? {}), formatter: (name) => escape(name) };
   options.xaxis = options.xaxis ?? {};
   options.xaxis.tooltip = { ...(options.xaxis.tooltip ?? {}), formatter: (value) => escape(value) };

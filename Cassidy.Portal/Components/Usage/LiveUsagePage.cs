@@ -24,7 +24,7 @@ public abstract class LiveUsagePage : OrgPage, IAsyncDisposable
     protected PlanMeters? Meters { get; private set; }
     /// <summary>Bumped when new usage arrived, so the settings header's balance reloads too.</summary>
     protected int ShellVersion { get; private set; }
-    protected TimeZoneInfo Zone => Credits.Zone(Membership?.TimeZone ?? "UTC");
+    protected TimeZoneInfo Zone => Dates.Zone(Membership?.TimeZone ?? "UTC");
 
     private object? _version;
     private PeriodicTimer? _timer;

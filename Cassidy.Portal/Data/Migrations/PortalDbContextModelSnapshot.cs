@@ -76,6 +76,9 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Property<int>("RuleId")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("SentWithId")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Subject")
                         .IsRequired()
                         .HasMaxLength(64)
