@@ -43,16 +43,24 @@ public sealed class BrowserFixture : IAsyncLifetime
         });
     }
 
-    public async Task<IPage> NewPageAsync()
+    /// <summary>The desktop every test uses unless it asks for the phone.</summary>
+    public static readonly ViewportSize Desktop = new() { Width = 1440, Height = 900 };
+    public static readonly ViewportSize Phone = new() { Width = 390, Height = 844 };
+
+    public async Task<IPage> NewPageAsync(ViewportSize? viewport = null)
     {
-        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = BaseUrl, ViewportSize = new ViewportSize { Width = 1440, Height = 900 } });
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = BaseUrl, ViewportSize = viewport ?? Desktop,
+            IsMobile = viewport == Phone, HasTouch = viewport == Phone, DeviceScaleFactor = viewport == Phone ? 2 : 1,
+        });
         context.SetDefaultTimeout(20_000);
         return await context.NewPageAsync();
     }
 
-    public async Task<IPage> SignInAsync(string email, string password = "Demo123!")
+    public async Task<IPage> SignInAsync(string email, string password = "Demo123!", ViewportSize? viewport = null)
     {
-        var page = await NewPageAsync();
+        var page = await NewPageAsync(viewport);
         await page.GotoAsync("/Account/Login");
         await page.GetByLabel("Email").FillAsync(email);
         await page.GetByLabel("Password").FillAsync(password);

@@ -12,7 +12,8 @@ public sealed record ActivityLine(DateTime At, string Kind, string Description, 
 /// <summary>When the balance runs out at the recent burn rate; null date = it lasts beyond the reset.</summary>
 public sealed record RunOutProjection(long DailyBurn, DateTime? RunsOutAt, bool LastsBeyondReset);
 
-public sealed record CreditSummary(BalanceSnapshot Balance, IReadOnlyList<GrantLine> Grants, RunOutProjection Projection)
+/// <param name="RolloverPercent">Enterprise agreements: the share of the allowance that unused credits may carry into the next period.</param>
+public sealed record CreditSummary(BalanceSnapshot Balance, IReadOnlyList<GrantLine> Grants, RunOutProjection Projection, int? RolloverPercent = null)
 {
     public long Available => Balance.Balance - Balance.Held;
     public bool OutOfCredits => Available <= 0;
@@ -39,7 +40,9 @@ public sealed class CreditOverview(CreditLedger ledger, IDbContextFactory<Portal
             .Select(g => new GrantLine(g.Id, g.Kind, g.AmountMillicredits, g.RemainingMillicredits, g.StartsAt, g.ExpiresAt, g.Reason))
             .ToListAsync(ct);
 
-        return new CreditSummary(balance, grants, Project(balance.Balance - balance.Held, await DailyBurnAsync(db, organizationId, now, ct), now, balance.PeriodEnd));
+        var rollover = await db.Organizations.Where(o => o.Id == organizationId).Select(o => o.RolloverCapPercent).SingleOrDefaultAsync(ct);
+        return new CreditSummary(balance, grants, Project(balance.Balance - balance.Held, await DailyBurnAsync(db, organizationId, now, ct), now, balance.PeriodEnd),
+            rollover);
     }
 
     /// <summary>Millicredits used per day on average over the last <see cref="BurnWindowDays"/> days (from the hourly rollups).</summary>

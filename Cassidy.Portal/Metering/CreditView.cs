@@ -213,6 +213,9 @@ public sealed class CreditView
     /// </summary>
     public event Action<int>? Published;
 
+    /// <summary>Raises <see cref="Published"/> for a change made outside the writer that pages show (the organization's name).</summary>
+    public void Announce(int organizationId) => Published?.Invoke(organizationId);
+
     internal OrgView Publish(CreditBook book, IEnumerable<string> resolvedHolds)
     {
         var view = _byId.GetOrAdd(book.OrganizationId, _ =>

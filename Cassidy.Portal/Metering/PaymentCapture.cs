@@ -30,7 +30,7 @@ public sealed class RecordedInvoices(IDbContextFactory<PortalDbContext> dbFactor
         var invoice = new Invoice
         {
             OrganizationId = organizationId,
-            Number = $"INV-{now:yyyy}-{Guid.NewGuid().ToString("N")[..8].ToUpperInvariant()}",
+            Number = PlanChanges.InvoiceNumber(now),
             Description = description,
             AmountCents = amountCents,
             Status = InvoiceStatuses.Issued,

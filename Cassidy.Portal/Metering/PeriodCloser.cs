@@ -18,8 +18,11 @@ public sealed class PeriodCloser(CreditLedger ledger, IServiceScopeFactory scope
                 var closed = await ledger.CloseAllDuePeriodsAsync();
                 if (closed > 0) logger.LogInformation("Closed due billing periods of {Count} organizations.", closed);
                 await using var scope = scopes.CreateAsyncScope();
-                var voided = await scope.ServiceProvider.GetRequiredService<PlanChanges>().VoidAbandonedPaymentsAsync(stoppingToken);
+                var plans = scope.ServiceProvider.GetRequiredService<PlanChanges>();
+                var voided = await plans.VoidAbandonedPaymentsAsync(stoppingToken);
                 if (voided > 0) logger.LogWarning("Voided {Count} payments whose plan change never happened.", voided);
+                var invoiced = await plans.IssuePeriodInvoicesAsync(stoppingToken);
+                if (invoiced > 0) logger.LogInformation("Issued {Count} invoices for new billing periods.", invoiced);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

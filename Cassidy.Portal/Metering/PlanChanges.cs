@@ -170,6 +170,53 @@ public sealed class PlanChanges(
             .OrderByDescending(i => i.IssuedAt).ThenByDescending(i => i.Id).ToListAsync(ct);
     }
 
+    public async Task<Invoice?> InvoiceAsync(int organizationId, long invoiceId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Invoices.AsNoTracking().SingleOrDefaultAsync(i => i.Id == invoiceId && i.OrganizationId == organizationId, ct);
+    }
+
+    /// <summary>
+    /// A paid plan is invoiced at the start of each billing period: one invoice per organization and period (its key names both,
+    /// so a second run issues nothing), unless the period already has one (an upgrade's prorated charge covers the rest of
+    /// the period it happened in). Runs with the period closer; returns how many were issued.
+    /// </summary>
+    public async Task<int> IssuePeriodInvoicesAsync(CancellationToken ct = default)
+    {
+        var paid = plans.All.Where(p => p.PricePerMonthUsd > 0).Select(p => p.Name).ToList();
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var orgs = await db.Organizations.AsNoTracking().Where(o => paid.Contains(o.Plan))
+            .Select(o => new { o.Id, o.Plan, o.BillingAnchor }).ToListAsync(ct);
+        var issued = 0;
+        foreach (var org in orgs)
+        {
+            var period = BillingPeriods.Containing(org.BillingAnchor, Now);
+            if (await db.Invoices.AnyAsync(i => i.OrganizationId == org.Id && i.Status != InvoiceStatuses.Void
+                    && i.PeriodEnd > period.Start && i.PeriodStart < period.End, ct)) continue;
+            var plan = plans.Get(org.Plan);
+            db.Invoices.Add(new Invoice
+            {
+                OrganizationId = org.Id, Number = InvoiceNumber(Now), AmountCents = (long)(plan.PricePerMonthUsd * 100),
+                Description = $"{plan.Name} plan, {period.Start:d MMM yyyy} – {period.End:d MMM yyyy}",
+                Status = InvoiceStatuses.Issued, IssuedAt = Now, PeriodStart = period.Start, PeriodEnd = period.End,
+                QuoteId = $"period:{period.Start:yyyy-MM-dd}", AppliedAt = Now,
+            });
+            try
+            {
+                await db.SaveChangesAsync(ct);
+                issued++;
+            }
+            catch (DbUpdateException ex) when (ex.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 19 })
+            {
+                db.ChangeTracker.Clear(); // issued a moment ago by another run
+            }
+        }
+        return issued;
+    }
+
+    /// <summary>INV-2026-1A2B3C4D.</summary>
+    public static string InvoiceNumber(DateTime at) => $"INV-{at:yyyy}-{Guid.NewGuid().ToString("N")[..8].ToUpperInvariant()}";
+
     // ---- staff -----------------------------------------------------------------------------------------------------
 
     public async Task<ChangeResult> GrantPackageAsync(int organizationId, AuditActor staff, decimal credits, DateTime? expiresAt, string reason,

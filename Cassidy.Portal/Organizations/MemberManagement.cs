@@ -72,6 +72,13 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         return (rows.Select(r => lastUse.TryGetValue(r.UserId, out var day) ? r with { LastAiUseDay = day } : r).ToList(), total);
     }
 
+    /// <summary>How many owners the organization has (the last one is not offered demotion or removal).</summary>
+    public async Task<int> OwnerCountAsync(int organizationId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Memberships.CountAsync(m => m.OrganizationId == organizationId && m.Role == OrganizationRole.Owner, ct);
+    }
+
     public async Task<IReadOnlyList<InvitationRow>> PendingInvitationsAsync(int organizationId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);

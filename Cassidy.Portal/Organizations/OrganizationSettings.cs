@@ -43,6 +43,7 @@ public sealed class OrganizationSettings(IDbContextFactory<PortalDbContext> dbFa
         await db.SaveChangesAsync(ct);
         // The daily usage rollups are keyed by local days: the ledger re-keys them in the new zone as it refreshes.
         if (zoneChanged) await ledger.RefreshAsync(organizationId);
+        else ledger.View.Announce(organizationId); // open pages show the new name (a refresh announces itself)
         return ChangeResult.Ok;
     }
 }

@@ -11,12 +11,12 @@ public sealed class SettingsShellTests : MudTestContext
     private static OrgMembership As(OrganizationRole role) => new(1, "acme", "Acme Corp", "Team", "UTC", "u1", role);
 
     [Fact]
-    public void Admins_see_all_six_settings_tabs()
+    public void Admins_see_the_six_settings_tabs_and_their_own_usage()
     {
         var cut = Render<SettingsShell>(p => p.Add(s => s.Membership, As(OrganizationRole.Admin)).Add(s => s.Title, "Overview").Add(s => s.ShowCredits, false));
 
         var tabs = cut.FindAll(".portal-tab").Select(t => t.TextContent.Trim()).ToArray();
-        Assert.Equal(["Overview", "Usage", "Plan & billing", "Limits & alerts", "Members", "Audit log"], tabs);
+        Assert.Equal(["Overview", "Usage", "Plan & billing", "Limits & alerts", "Members", "Audit log", "My usage"], tabs);
         Assert.Equal("/orgs/acme/settings/limits", cut.FindAll(".portal-tab")[3].GetAttribute("href"));
     }
 
