@@ -32,7 +32,7 @@ public sealed class BillingTests(BrowserFixture browser)
 
         await Expect(page.GetByTestId("plan-Business").GetByTestId("current-plan")).ToBeVisibleAsync();
         await Expect(page.GetByTestId("invoices")).ToContainTextAsync("Upgrade from Team to Business");
-        await page.GetByRole(AriaRole.Link, new() { Name = "Overview" }).ClickAsync();
+        await page.Locator(".portal-tab", new() { HasText = "Overview" }).ClickAsync();
         await Expect(page.GetByTestId("balance")).ToBeVisibleAsync();
         var after = Number(await page.GetByTestId("balance").InnerTextAsync());
         Assert.Equal(80_000, after - before);

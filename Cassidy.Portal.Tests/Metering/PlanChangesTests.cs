@@ -51,6 +51,29 @@ public sealed class PlanChangesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_paid_plan_is_invoiced_once_at_each_period_start_and_an_upgrade_covers_the_period_it_happened_in()
+    {
+        Assert.Equal(1, await _plans.IssuePeriodInvoicesAsync());
+        Assert.Equal(0, await _plans.IssuePeriodInvoicesAsync()); // once per period
+        var first = Assert.Single(await _plans.InvoicesAsync(_h.Org.Id));
+        Assert.Equal((9_900L, "Team plan, monthly subscription"), (first.AmountCents, first.Description));
+        var balance = await _h.BalanceAsync();
+        Assert.Equal((balance.PeriodStart, balance.PeriodEnd), (first.PeriodStart, first.PeriodEnd));
+
+        _h.Clock.Advance(TimeSpan.FromDays(32)); // the next period
+        await _h.Ledger.CloseDuePeriodsAsync(_h.Org.Id);
+        Assert.Equal(1, await _plans.IssuePeriodInvoicesAsync());
+        Assert.Equal(2, (await _plans.InvoicesAsync(_h.Org.Id)).Count);
+
+        // An upgrade mid-period is invoiced prorated; the period it happened in gets no second invoice.
+        _h.Clock.Advance(TimeSpan.FromDays(32));
+        await _h.Ledger.CloseDuePeriodsAsync(_h.Org.Id);
+        Assert.True((await _plans.UpgradeAsync(_h.Org.Id, Owner, "Business")).Result.Succeeded);
+        Assert.Equal(0, await _plans.IssuePeriodInvoicesAsync());
+        Assert.Equal(3, (await _plans.InvoicesAsync(_h.Org.Id)).Count);
+    }
+
+    [Fact]
     public async Task Enterprise_is_never_self_serve()
     {
         var (result, _) = await _plans.UpgradeAsync(_h.Org.Id, Owner, "Enterprise");

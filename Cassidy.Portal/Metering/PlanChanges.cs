@@ -197,7 +197,7 @@ public sealed class PlanChanges(
             db.Invoices.Add(new Invoice
             {
                 OrganizationId = org.Id, Number = InvoiceNumber(Now), AmountCents = (long)(plan.PricePerMonthUsd * 100),
-                Description = $"{plan.Name} plan, {period.Start:d MMM yyyy} – {period.End:d MMM yyyy}",
+                Description = $"{plan.Name} plan, monthly subscription",
                 Status = InvoiceStatuses.Issued, IssuedAt = Now, PeriodStart = period.Start, PeriodEnd = period.End,
                 QuoteId = $"period:{period.Start:yyyy-MM-dd}", AppliedAt = Now,
             });

@@ -1,0 +1,155 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using Cassidy.Portal.Tests.Infrastructure;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Cassidy.Portal.Tests.Browser;
+
+/// <summary>What admins, members and staff notice in Chromium: pages that stay current, navigation that says where you are and
+/// what happened, the custom range on a phone, members' roles, invoices, and the account pages.</summary>
+[Collection(BrowserCollection.Name)]
+public sealed class AdminExperienceTests(BrowserFixture browser)
+{
+    private HttpClient Api()
+    {
+        var client = new HttpClient { BaseAddress = new Uri(browser.BaseUrl) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", BrowserFixture.IngestKey);
+        return client;
+    }
+
+    private static long Number(string text) => long.Parse(Regex.Match(text, @"[\d,]+").Value.Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
+    public async Task The_overview_follows_new_usage_and_the_sidebar_follows_a_rename_without_a_reload()
+    {
+        var admin = await browser.SignInAsync("admin@globex.test");
+        await BrowserFixture.GoAsync(admin, "/orgs/globex/settings");
+        var balance = admin.GetByTestId("balance");
+        var before = Number(await balance.InnerTextAsync());
+
+        var recorded = await Api().PostAsJsonAsync("/internal/v1/usage-events", new
+        {
+            events = new[] { new { id = $"live-{Guid.NewGuid():N}", organization = "globex", user = "admin@globex.test", occurredAt = DateTimeOffset.UtcNow,
+                feature = "agent_chat", model = "gpt-4.1", inputTokens = 500_000, outputTokens = 0 } },
+        });
+        recorded.EnsureSuccessStatusCode();
+        await Expect(balance).Not.ToHaveTextAsync(new Regex($"^{before:#,##0}\\b"));
+        Assert.Equal(before - 1_000, Number(await balance.InnerTextAsync()));
+
+        // Another tab renames the organization: this page's sidebar and header follow.
+        var other = await browser.SignInAsync("admin@globex.test");
+        await BrowserFixture.GoAsync(other, "/orgs/globex/settings");
+        var name = other.GetByLabel("Organization name");
+        await name.FillAsync("Globex Worldwide");
+        await other.GetByTestId("save-general").ClickAsync();
+        await Expect(admin.Locator(".portal-drawer")).ToContainTextAsync("Globex Worldwide");
+        await name.FillAsync("Globex");
+        await other.GetByTestId("save-general").ClickAsync();
+        await Expect(admin.Locator(".portal-drawer")).Not.ToContainTextAsync("Globex Worldwide");
+    }
+
+    [Fact]
+    public async Task Navigation_says_where_you_are_and_what_was_refused()
+    {
+        var admin = await browser.SignInAsync("admin@acme.test");
+        await BrowserFixture.GoAsync(admin, "/orgs/acme/my-usage");
+        await Expect(admin.Locator(".portal-tab.active")).ToHaveTextAsync("My usage");
+        await Expect(admin.Locator(".portal-drawer").GetByText("Overview", new() { Exact = true })).ToBeVisibleAsync();
+        await BrowserFixture.OpenAccountMenuAsync(admin);
+        await admin.Keyboard.PressAsync("Escape");
+        await Expect(admin.Locator(".portal-account-popover .portal-menu-heading")).ToBeHiddenAsync();
+
+        var member = await browser.SignInAsync("member@acme.test");
+        await member.GotoAsync("/staff");
+        await Expect(member.GetByText("The staff console is for Cassidy staff only.")).ToBeVisibleAsync();
+        await BrowserFixture.ScreenshotAsync(member, "staff-refused");
+        var csv = await member.GotoAsync("/orgs/acme/settings/usage/export.csv");
+        Assert.Equal(403, csv!.Status);
+        await Expect(member.GetByText("Only owners and admins of this organization can download its usage and audit data.")).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task On_a_phone_the_custom_range_fits_and_the_drawer_closes_after_the_gear()
+    {
+        var admin = await browser.SignInAsync("admin@acme.test", viewport: BrowserFixture.Phone);
+        await BrowserFixture.GoAsync(admin, "/orgs/acme/settings/usage");
+        await admin.GetByTestId("range-select").ClickAsync();
+        await admin.GetByText("Custom dates…").ClickAsync();
+        await Expect(admin.GetByTestId("range-popover")).ToBeVisibleAsync();
+        var today = DateTime.UtcNow.Date;
+        await admin.GetByTestId("range-from").FillAsync(today.AddDays(-3).ToString("yyyy-MM-dd"));
+        await admin.GetByTestId("range-to").FillAsync(today.AddDays(-10).ToString("yyyy-MM-dd"));
+        await admin.GetByTestId("range-apply").ClickAsync();
+        await Expect(admin.GetByTestId("range-error")).ToHaveTextAsync("The end date is before the start date.");
+        Assert.True(await admin.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= innerWidth"));
+        await BrowserFixture.ScreenshotAsync(admin, "custom-range-phone");
+        await admin.GetByTestId("range-to").FillAsync(today.ToString("yyyy-MM-dd"));
+        await Expect(admin.GetByTestId("range-error")).ToHaveCountAsync(0); // fixed: the message goes at once
+        await admin.GetByTestId("range-apply").ClickAsync();
+        await Expect(admin.GetByTestId("range-caption")).ToContainTextAsync(today.AddDays(-3).ToString("d MMM yyyy", System.Globalization.CultureInfo.InvariantCulture));
+
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Toggle sidebar" }).ClickAsync();
+        await Expect(admin.Locator(".portal-drawer.mud-drawer--open")).ToBeVisibleAsync();
+        await BrowserFixture.OpenAccountMenuAsync(admin);
+        await admin.Locator("[data-testid=org-acme]").GetByRole(AriaRole.Link, new() { Name = "Organization settings" }).ClickAsync();
+        await Expect(admin).ToHaveURLAsync(new Regex("/orgs/acme/settings$"));
+        await Expect(admin.Locator(".portal-drawer.mud-drawer--open")).ToHaveCountAsync(0);
+    }
+
+    [Fact]
+    public async Task The_last_owner_is_not_offered_demotion_and_demoting_yourself_warns()
+    {
+        var owner = await browser.SignInAsync("admin@acme.test");
+        await BrowserFixture.GoAsync(owner, "/orgs/acme/settings/members");
+        var avery = owner.GetByRole(AriaRole.Row).Filter(new() { HasText = "admin@acme.test" });
+        await Expect(avery.GetByTestId("last-owner")).ToBeVisibleAsync();
+        await Expect(avery.GetByRole(AriaRole.Button, new() { Name = "Remove Avery Admin" })).ToHaveCountAsync(0);
+
+        var jordan = await browser.SignInAsync("jordan@acme.test");
+        await BrowserFixture.GoAsync(jordan, "/orgs/acme/settings/members");
+        var self = jordan.GetByRole(AriaRole.Row).Filter(new() { HasText = "jordan@acme.test" });
+        await self.GetByLabel("Role of Jordan Lee").ClickAsync();
+        await jordan.GetByRole(AriaRole.Option, new() { Name = "Member" }).ClickAsync();
+        var dialog = jordan.GetByRole(AriaRole.Dialog);
+        await Expect(dialog).ToContainTextAsync("Make yourself a Member?");
+        await Expect(dialog).ToContainTextAsync("You lose access to these settings at once");
+        await BrowserFixture.ScreenshotAsync(jordan, "demote-yourself");
+        await jordan.Locator("#dialog-cancel").ClickAsync();
+    }
+
+    [Fact]
+    public async Task A_paid_plan_has_its_period_invoice_with_a_printable_page()
+    {
+        var admin = await browser.SignInAsync("admin@acme.test");
+        await BrowserFixture.GoAsync(admin, "/orgs/acme/settings/plan");
+        var invoice = admin.GetByTestId("invoices").GetByRole(AriaRole.Row).Filter(new() { HasText = "Team plan, monthly subscription" });
+        await Expect(invoice).ToContainTextAsync("$99.00");
+        await invoice.GetByTestId("invoice-link").ClickAsync();
+        await Expect(admin.GetByTestId("invoice")).ToContainTextAsync("Acme Corp");
+        await Expect(admin.GetByTestId("invoice-total")).ToHaveTextAsync("$99.00");
+        await BrowserFixture.ScreenshotAsync(admin, "invoice");
+        await admin.EmulateMediaAsync(new() { Media = Media.Print });
+        await Expect(admin.Locator(".mud-drawer")).ToBeHiddenAsync();
+        await BrowserFixture.ScreenshotAsync(admin, "invoice-print");
+    }
+
+    [Fact]
+    public async Task Account_pages_state_the_password_rules_and_lead_back_to_the_portal()
+    {
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync("/Account/Register");
+        await Expect(page.GetByTestId("password-rules")).ToContainTextAsync("At least 8 characters");
+
+        var admin = await browser.SignInAsync("admin@acme.test");
+        await admin.GotoAsync("/Account/Manage");
+        await Expect(admin.GetByText("Phone number")).ToHaveCountAsync(0);
+        await Expect(admin.GetByLabel("Your name")).ToHaveValueAsync("Avery Admin");
+        await BrowserFixture.ScreenshotAsync(admin, "account-profile");
+        await admin.GotoAsync("/Account/Manage/ChangePassword");
+        await Expect(admin.GetByTestId("password-rules")).ToBeVisibleAsync();
+        await admin.GetByTestId("account-back").ClickAsync();
+        await Expect(admin).ToHaveURLAsync(new Regex("/orgs/acme/"));
+    }
+}
