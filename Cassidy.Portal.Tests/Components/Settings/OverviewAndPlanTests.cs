@@ -2,6 +2,7 @@ using Bunit;
 using Cassidy.Portal.Components.Pages.MyUsage;
 using Cassidy.Portal.Components.Pages.Settings;
 using Cassidy.Portal.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 using MudBlazor;
 
 namespace Cassidy.Portal.Tests.Components.Settings;
@@ -20,6 +21,23 @@ public sealed class OverviewAndPlanTests : PageTestContext
         Assert.Contains("Balance verified against 1 ledger entry", cut.Find("[data-testid=ledger-check]").TextContent);
         Assert.Contains("last beyond the reset", cut.Find("[data-testid=projection]").TextContent);
         Assert.Empty(cut.FindAll("[data-testid=out-of-credits]"));
+    }
+
+    [Fact]
+    public async Task Enterprise_customers_see_their_own_rollover_terms_and_others_that_nothing_rolls_over()
+    {
+        Render<MudPopoverProvider>();
+        var team = Render<Overview>(p => p.Add(o => o.Slug, "org"));
+        team.WaitForAssertion(() => Assert.Equal("Unused monthly credits don't roll over.", team.Find("[data-testid=rollover-terms]").TextContent),
+            TimeSpan.FromSeconds(5));
+
+        await using (var db = H.Db.CreateContext())
+            await db.Organizations.Where(o => o.Id == H.Org.Id).ExecuteUpdateAsync(s => s
+                .SetProperty(o => o.Plan, "Enterprise").SetProperty(o => o.EnterpriseMonthlyCredits, 500_000L).SetProperty(o => o.RolloverCapPercent, 25));
+        await H.Ledger.RefreshAsync(H.Org.Id); // the agreement applies from the next period; this period's allowance (20,000) caps the carry
+        var enterprise = Render<Overview>(p => p.Add(o => o.Slug, "org"));
+        enterprise.WaitForAssertion(() => Assert.Contains("roll over into the next period, up to 25% of the allowance (5,000 credits)",
+            enterprise.Find("[data-testid=rollover-terms]").TextContent), TimeSpan.FromSeconds(5));
     }
 
     [Fact]
