@@ -114,6 +114,7 @@ public static class PortalSetup
         services.AddScoped<IPaymentCapture, RecordedInvoices>();
         services.AddScoped<PlanChanges>();
         services.AddScoped<SupportRequests>();
+        services.AddScoped<StaffDesk>();
         services.AddMetering();
         services.AddSingleton<NotificationCenter>();
         services.AddWebhooks();

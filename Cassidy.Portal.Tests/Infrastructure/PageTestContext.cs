@@ -6,6 +6,7 @@ using Cassidy.Portal.Organizations;
 using Cassidy.Portal.Tests.Metering;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Cassidy.Portal.Security;
 
 namespace Cassidy.Portal.Tests.Infrastructure;
 

@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
+using Cassidy.Portal.Security;
 
 namespace Cassidy.Portal.Tests.Security;
 

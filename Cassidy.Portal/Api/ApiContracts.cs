@@ -64,8 +64,3 @@ public sealed record AuthorizeResponse(
 
 public sealed record BalanceResponse(decimal Balance, string Plan, DateTime PeriodStart, DateTime PeriodEnd, decimal Allowance, decimal Used);
 
-internal static class Credits
-{
-    public static decimal Of(long millicredits) => millicredits / 1000m;
-    public static decimal? Of(long? millicredits) => millicredits is { } m ? m / 1000m : null;
-}

@@ -1,8 +1,8 @@
 using System.Globalization;
-using Cassidy.Portal.Components.Shared;
 using Cassidy.Portal.Metering;
 using Cassidy.Portal.Organizations;
 using CsvHelper;
+using Cassidy.Portal.Security;
 
 namespace Cassidy.Portal.Exports;
 

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Threading.Channels;
-using Cassidy.Portal.Components.Shared;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Webhooks;

@@ -1,4 +1,3 @@
-using Cassidy.Portal.Components.Shared;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Webhooks;

@@ -1,5 +1,5 @@
 using System.Security.Claims;
-using Cassidy.Portal.Components.Account;
+using Cassidy.Portal.Security;
 using Cassidy.Portal.Data;
 
 namespace Cassidy.Portal.Organizations;

@@ -7,6 +7,7 @@ using Cassidy.Portal.Organizations;
 using Cassidy.Portal.Tests.Infrastructure;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
+using Cassidy.Portal.Security;
 
 namespace Cassidy.Portal.Tests.Components.Layout;
 

@@ -13,6 +13,7 @@ using Cassidy.Portal.Tests.Metering;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
+using Cassidy.Portal.Security;
 
 namespace Cassidy.Portal.Tests.Components.Settings;
 

@@ -1,10 +1,14 @@
 using Cassidy.Portal.Data;
 
-namespace Cassidy.Portal.Components.Shared;
+namespace Cassidy.Portal.Metering;
 
-/// <summary>The one place millicredits become text.</summary>
+/// <summary>The one place millicredits become text (pages, e-mails, notifications, webhooks) or API numbers.</summary>
 public static class Credits
 {
+    /// <summary>Millicredits as the decimal credits of the internal API and the webhooks: 12345678 → 12345.678.</summary>
+    public static decimal Of(long millicredits) => millicredits / 1000m;
+    public static decimal? Of(long? millicredits) => millicredits is { } m ? m / 1000m : null;
+
     /// <summary>12345678 → "12,345.678"; 20000000 → "20,000".</summary>
     public static string Format(long millicredits) => (millicredits / 1000m).ToString("#,##0.###", System.Globalization.CultureInfo.InvariantCulture);
 
@@ -30,30 +34,4 @@ public static class Credits
         _ => GrantKinds.Describe(kind),
     };
 
-}
-
-/// <summary>
-/// The one date format ("30 Nov 2026") and the one date-time format ("30 Nov 2026, 09:19 (Europe/Paris)") of the product:
-/// pages, e-mails, notifications and the staff console.
-/// </summary>
-public static class Dates
-{
-    public const string DayFormat = "d MMM yyyy";
-
-    /// <summary>An instant in the organization's time zone, e.g. "1 Dec 2026, 09:00 (Europe/Paris)"; the day only without time.</summary>
-    public static string InZone(DateTime utc, TimeZoneInfo zone, bool withTime = true) =>
-        TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(utc, DateTimeKind.Utc), zone)
-            .ToString(withTime ? DayFormat + ", HH:mm" : DayFormat, System.Globalization.CultureInfo.InvariantCulture)
-        + (withTime ? $" ({zone.Id})" : "");
-
-    /// <summary>An instant for people without an organization's zone (staff, the bell): in UTC, said so.</summary>
-    public static string Utc(DateTime utc) => InZone(utc, TimeZoneInfo.Utc);
-
-    /// <summary>A calendar day, e.g. "30 Nov 2026".</summary>
-    public static string Day(DateOnly day) => day.ToString(DayFormat, System.Globalization.CultureInfo.InvariantCulture);
-
-    /// <summary>The day of an instant, in UTC.</summary>
-    public static string Day(DateTime utc) => utc.ToString(DayFormat, System.Globalization.CultureInfo.InvariantCulture);
-
-    public static TimeZoneInfo Zone(string id) => TimeZoneInfo.TryFindSystemTimeZoneById(id, out var zone) ? zone : TimeZoneInfo.Utc;
 }

@@ -3,7 +3,7 @@ using Cassidy.Portal.Data;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 
-namespace Cassidy.Portal.Components.Account;
+namespace Cassidy.Portal.Security;
 
 public static class PortalClaims
 {

@@ -1,7 +1,8 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
+using Cassidy.Portal.Organizations;
 
-namespace Cassidy.Portal.Organizations;
+namespace Cassidy.Portal.Security;
 
 /// <summary>Policy names for every route under <c>/orgs/{slug}</c>.</summary>
 public static class OrgPolicies
