@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Cassidy.Portal.Benchmark;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Demo;
 using Cassidy.Portal.Simulation;
@@ -11,8 +10,8 @@ namespace Cassidy.Portal;
 
 /// <summary>
 /// What the portal's executable does besides serving, chosen by the first argument: an operator's tasks on a real
-/// installation (<c>--create-staff</c>, <c>--backup</c>) and the measuring tools (<c>--simulate</c>, <c>--benchmark</c>,
-/// <c>--benchmark-usage</c>). Each runs against the configuration a normal start would use, then exits.
+/// installation (<c>--create-staff</c>, <c>--backup</c>) and the ledger simulation (<c>--simulate</c>). Each runs against the
+/// configuration a normal start would use, then exits. (The benchmarks are their own project, Cassidy.Portal.Benchmarks.)
 /// </summary>
 public static class PortalCommands
 {
@@ -20,16 +19,6 @@ public static class PortalCommands
     public static async Task<int?> RunAsync(string[] args)
     {
         if (args.Contains("--simulate")) return LedgerSimulation.RunCommand(args);
-        if (args.Contains("--benchmark-usage"))
-        {
-            await UsageBenchmark.RunAsync(args);
-            return 0;
-        }
-        if (args.Contains("--benchmark"))
-        {
-            await IngestBenchmark.RunAsync(args);
-            return 0;
-        }
         if (Value(args, "--create-staff") is { } email) return await CreateStaffAsync(args, email);
         if (Value(args, "--backup") is { } file) return await BackupAsync(args, file);
         return null;

@@ -30,7 +30,7 @@ public sealed class DurabilityTests
             model = "gpt-4.1-mini", inputTokens = 1000 + i, outputTokens = 10,
         }).ToArray();
 
-        var port = Cassidy.Portal.Benchmark.IngestBenchmark.FreePort();
+        var port = FreePort();
         using (var portal = await StartPortalAsync(db, port))
         {
             using var client = Client(port);
@@ -102,4 +102,12 @@ public sealed class DurabilityTests
         throw new TimeoutException("The portal did not answer /healthz within 60 s.");
     }
 
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
 }

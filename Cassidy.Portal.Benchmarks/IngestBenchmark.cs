@@ -11,7 +11,7 @@ using Cassidy.Portal.Organizations;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
-namespace Cassidy.Portal.Benchmark;
+namespace Cassidy.Portal.Benchmarks;
 
 /// <summary>
 /// <c>dotnet run -c Release --project Cassidy.Portal -- --benchmark [seconds]</c>: starts the real portal on loopback

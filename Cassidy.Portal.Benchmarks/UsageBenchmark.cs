@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
-namespace Cassidy.Portal.Benchmark;
+namespace Cassidy.Portal.Benchmarks;
 
 /// <summary>
 /// <c>dotnet run -c Release --project Cassidy.Portal -- --benchmark-usage [runs]</c>: fills a fresh SQLite database with
