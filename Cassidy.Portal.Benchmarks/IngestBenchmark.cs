@@ -108,9 +108,9 @@ public static class IngestBenchmark
             await connection.OpenAsync();
             await using var count = connection.CreateCommand();
             count.CommandText = "SELECT COUNT(*) FROM UsageEvents";
-            stored = Convert.ToInt64(await count.ExecuteScalarAsync());
+            stored = Convert.ToInt64(await count.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
             count.CommandText = "SELECT COUNT(*) FROM CreditHolds";
-            placed = Convert.ToInt64(await count.ExecuteScalarAsync());
+            placed = Convert.ToInt64(await count.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
         }
 
         Console.WriteLine();

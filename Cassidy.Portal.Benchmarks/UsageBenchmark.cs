@@ -163,7 +163,7 @@ public static class UsageBenchmark
     /// hourly rollups with bulk upserts, all in one transaction.
     /// </summary>
     private static void Generate(SqliteConnection connection, int orgId, long first, long count, DateTime now,
-        IReadOnlyList<(string Model, decimal Input, decimal Output, decimal LightInput, decimal LightOutput)> models)
+        List<(string Model, decimal Input, decimal Output, decimal LightInput, decimal LightOutput)> models)
     {
         using var transaction = connection.BeginTransaction();
         void Run(string sql)
@@ -255,7 +255,7 @@ public static class UsageBenchmark
             command.CommandText = sql;
             command.Parameters.AddWithValue("$from", from);
             command.Parameters.AddWithValue("$to", to);
-            return Convert.ToInt32(await command.ExecuteScalarAsync());
+            return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
         }
         return (await Count("SELECT COUNT(*) FROM UsageRollups WHERE HourStart >= $from AND HourStart < $to", range.FromUtc, range.ToUtc),
             await Count("SELECT COUNT(*) FROM DailyUsageRollups WHERE Day >= $from AND Day < $to",

@@ -296,8 +296,8 @@ public sealed class RateLimitTests : IAsyncLifetime
             if (response.StatusCode == HttpStatusCode.TooManyRequests) limited = response;
         }
         Assert.NotNull(limited);
-        Assert.True(statuses.Count(s => s == HttpStatusCode.NotFound) >= 1);
-        Assert.True(int.Parse(limited.Headers.GetValues("Retry-After").Single()) >= 1);
+        Assert.Contains(HttpStatusCode.NotFound, statuses);
+        Assert.True(int.Parse(limited.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
         Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
     }
 

@@ -79,13 +79,13 @@ public sealed class AdminExperienceTests(BrowserFixture browser)
         await admin.GetByText("Custom dates…").ClickAsync();
         await Expect(admin.GetByTestId("range-popover")).ToBeVisibleAsync();
         var today = DateTime.UtcNow.Date;
-        await admin.GetByTestId("range-from").FillAsync(today.AddDays(-3).ToString("yyyy-MM-dd"));
-        await admin.GetByTestId("range-to").FillAsync(today.AddDays(-10).ToString("yyyy-MM-dd"));
+        await admin.GetByTestId("range-from").FillAsync(today.AddDays(-3).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        await admin.GetByTestId("range-to").FillAsync(today.AddDays(-10).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
         await admin.GetByTestId("range-apply").ClickAsync();
         await Expect(admin.GetByTestId("range-error")).ToHaveTextAsync("The end date is before the start date.");
         Assert.True(await admin.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= innerWidth"));
         await BrowserFixture.ScreenshotAsync(admin, "custom-range-phone");
-        await admin.GetByTestId("range-to").FillAsync(today.ToString("yyyy-MM-dd"));
+        await admin.GetByTestId("range-to").FillAsync(today.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
         await Expect(admin.GetByTestId("range-error")).ToHaveCountAsync(0); // fixed: the message goes at once
         await admin.GetByTestId("range-apply").ClickAsync();
         await Expect(admin.GetByTestId("range-caption")).ToContainTextAsync(today.AddDays(-3).ToString("d MMM yyyy", System.Globalization.CultureInfo.InvariantCulture));

@@ -54,7 +54,7 @@ public sealed class AlertChannelsTests(BrowserFixture browser)
 
         // What the receiver got verifies with the secret the page showed.
         var received = Assert.Single(receiver.Received);
-        Assert.True(WebhookSignature.Verify(secret, received.Id!, long.Parse(received.Timestamp!), received.Body, received.Signature!));
+        Assert.True(WebhookSignature.Verify(secret, received.Id!, long.Parse(received.Timestamp!, System.Globalization.CultureInfo.InvariantCulture), received.Body, received.Signature!));
         Assert.Contains("\"slug\":\"acme\"", received.Body);
 
         // Each attempt is logged; resend sends the same event again.

@@ -6,6 +6,8 @@ namespace Cassidy.Portal.Tests.Metering;
 /// <summary>The writer's positional statements store every value exactly as Microsoft.Data.Sqlite (and EF Core) does.</summary>
 public sealed class SqliteStatementTests
 {
+    private static readonly string[] ParameterNames = ["$path", "$i", "$n", "$s", "$u", "$at", "$h", "$d", "$m", "$dy"];
+
     private static readonly DateTime[] Instants =
     [
         new(2026, 3, 1, 12, 34, 56, DateTimeKind.Utc),
@@ -32,7 +34,7 @@ public sealed class SqliteStatementTests
             var day = DateOnly.FromDateTime(at);
             object?[] values = ["command", 42L, null, "plain", "Zoë ✓ 日本", at, new byte[] { 0, 1, 255 }, 45.5, null, day];
             for (var i = 0; i < values.Length; i++)
-                command.Parameters.AddWithValue(new[] { "$path", "$i", "$n", "$s", "$u", "$at", "$h", "$d", "$m", "$dy" }[i], values[i] ?? DBNull.Value);
+                command.Parameters.AddWithValue(ParameterNames[i], values[i] ?? DBNull.Value);
             command.ExecuteNonQuery();
             statement.Bind("statement").Bind(42L).Bind((long?)null).Bind("plain").Bind("Zoë ✓ 日本").Bind(at).Bind(new byte[] { 0, 1, 255 })
                 .Bind(45.5).Bind((double?)null).Bind(day).Execute();

@@ -52,7 +52,7 @@ public sealed class UsageReportTests
     [Fact]
     public async Task Rollup_figures_equal_the_ledger_for_random_ranges_and_time_zones_across_dst_changes()
     {
-        var seed = Environment.GetEnvironmentVariable("USAGE_SEED") is { } s ? int.Parse(s) : Random.Shared.Next();
+        var seed = Environment.GetEnvironmentVariable("USAGE_SEED") is { } s ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : Random.Shared.Next();
         var random = new Random(seed);
         await using var h = await LedgerHarness.CreateAsync(defaultCap: 50_000_000);
         await RecordRandomUsageAsync(h, random, 120);
@@ -98,7 +98,7 @@ public sealed class UsageReportTests
     [Fact]
     public async Task Daily_rollups_give_the_hourly_figures_for_ranges_that_cut_days_in_any_zone()
     {
-        var seed = Environment.GetEnvironmentVariable("USAGE_SEED") is { } s ? int.Parse(s) : Random.Shared.Next();
+        var seed = Environment.GetEnvironmentVariable("USAGE_SEED") is { } s ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : Random.Shared.Next();
         var random = new Random(seed);
         await using var h = await LedgerHarness.CreateAsync(defaultCap: 50_000_000);
         await RecordRandomUsageAsync(h, random, 150);
@@ -110,7 +110,7 @@ public sealed class UsageReportTests
         await SetZoneAsync(h, "Asia/Tokyo");
         await SetZoneAsync(h, "UTC");
         Assert.Equal(incremental, await DailyRowsAsync(h));
-        Assert.Contains(incremental, r => r.StartsWith("agent|") && !r.EndsWith("|0|0"));
+        Assert.Contains(incremental, r => r.StartsWith("agent|", StringComparison.Ordinal) && !r.EndsWith("|0|0", StringComparison.Ordinal));
 
         string[] zones = [.. Zones, "Asia/Kolkata"];
         for (var round = 0; round < 8; round++)

@@ -224,7 +224,7 @@ public sealed class IsolationSweepTests(IsolationSweepFixture sweep, ITestOutput
         Assert.DoesNotContain("'unsafe-inline'", csp.Split(';').Single(d => d.Trim().StartsWith("script-src", StringComparison.Ordinal)));
         Assert.Equal("nosniff", Header(response, "X-Content-Type-Options"));
         Assert.Equal("DENY", Header(response, "X-Frame-Options"));
-        Assert.Contains(Header(response, "Referrer-Policy"), new[] { "strict-origin-when-cross-origin", "no-referrer" });
+        Assert.Contains(Header(response, "Referrer-Policy"), (string[])["strict-origin-when-cross-origin", "no-referrer"]);
         Assert.Contains("camera=()", Header(response, "Permissions-Policy"));
     }
 

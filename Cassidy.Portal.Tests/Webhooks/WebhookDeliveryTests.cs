@@ -69,9 +69,9 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         Assert.Equal(2, received.Select(r => r.Id).Distinct().Count());
         foreach (var r in received)
         {
-            Assert.True(WebhookSignature.Verify(secret, r.Id!, long.Parse(r.Timestamp!), r.Body, r.Signature!), "signature verifies with the secret");
-            Assert.False(WebhookSignature.Verify(WebhookSignature.NewSecret(), r.Id!, long.Parse(r.Timestamp!), r.Body, r.Signature!));
-            Assert.False(WebhookSignature.Verify(secret, r.Id!, long.Parse(r.Timestamp!), r.Body + " ", r.Signature!), "a changed body fails");
+            Assert.True(WebhookSignature.Verify(secret, r.Id!, long.Parse(r.Timestamp!, System.Globalization.CultureInfo.InvariantCulture), r.Body, r.Signature!), "signature verifies with the secret");
+            Assert.False(WebhookSignature.Verify(WebhookSignature.NewSecret(), r.Id!, long.Parse(r.Timestamp!, System.Globalization.CultureInfo.InvariantCulture), r.Body, r.Signature!));
+            Assert.False(WebhookSignature.Verify(secret, r.Id!, long.Parse(r.Timestamp!, System.Globalization.CultureInfo.InvariantCulture), r.Body + " ", r.Signature!), "a changed body fails");
         }
         using var json = JsonDocument.Parse(received.Single(r => r.Body.Contains("\"threshold\":80", StringComparison.Ordinal)).Body);
         var root = json.RootElement;
@@ -138,7 +138,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var received = _receiver.Received.ToList();
         Assert.Equal(3, received.Count);
         Assert.Single(received.Select(r => r.Id).Distinct());
-        Assert.All(received, r => Assert.True(WebhookSignature.Verify(secret, r.Id!, long.Parse(r.Timestamp!), r.Body, r.Signature!)));
+        Assert.All(received, r => Assert.True(WebhookSignature.Verify(secret, r.Id!, long.Parse(r.Timestamp!, System.Globalization.CultureInfo.InvariantCulture), r.Body, r.Signature!)));
         Assert.Equal(0, await _h.Webhooks.DispatchDueAsync(default));
     }
 
@@ -291,8 +291,8 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         var rotated = await _h.Channels.RotateSecretAsync(_h.OrgId, AlertHarness.Admin, id);
         await _h.Channels.SendTestAsync(_h.OrgId, id, _h.Ledger.Ledger);
         var last = _receiver.Received.Last();
-        Assert.True(WebhookSignature.Verify(rotated.Secret!, last.Id!, long.Parse(last.Timestamp!), last.Body, last.Signature!));
-        Assert.False(WebhookSignature.Verify(secret, last.Id!, long.Parse(last.Timestamp!), last.Body, last.Signature!));
+        Assert.True(WebhookSignature.Verify(rotated.Secret!, last.Id!, long.Parse(last.Timestamp!, System.Globalization.CultureInfo.InvariantCulture), last.Body, last.Signature!));
+        Assert.False(WebhookSignature.Verify(secret, last.Id!, long.Parse(last.Timestamp!, System.Globalization.CultureInfo.InvariantCulture), last.Body, last.Signature!));
 
         // Another organization's admin cannot read or resend this log.
         Assert.Equal(0, (await _h.Channels.DeliveriesAsync(_h.OrgId + 1, id, 0, 20)).Total);

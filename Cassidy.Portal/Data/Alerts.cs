@@ -96,42 +96,42 @@ public class Notification
 
 public sealed class AlertRuleConfiguration : IEntityTypeConfiguration<AlertRule>
 {
-    public void Configure(EntityTypeBuilder<AlertRule> b)
+    public void Configure(EntityTypeBuilder<AlertRule> builder)
     {
-        b.ToTable("AlertRules");
-        b.Property(r => r.Kind).HasMaxLength(32);
-        b.Property(r => r.Thresholds).HasMaxLength(200);
-        b.Property(r => r.ExtraEmails).HasMaxLength(2000);
-        b.HasIndex(r => r.OrganizationId);
-        b.HasOne<Organization>().WithMany().HasForeignKey(r => r.OrganizationId).OnDelete(DeleteBehavior.Cascade);
+        builder.ToTable("AlertRules");
+        builder.Property(r => r.Kind).HasMaxLength(32);
+        builder.Property(r => r.Thresholds).HasMaxLength(200);
+        builder.Property(r => r.ExtraEmails).HasMaxLength(2000);
+        builder.HasIndex(r => r.OrganizationId);
+        builder.HasOne<Organization>().WithMany().HasForeignKey(r => r.OrganizationId).OnDelete(DeleteBehavior.Cascade);
     }
 }
 
 public sealed class AlertFiringConfiguration : IEntityTypeConfiguration<AlertFiring>
 {
-    public void Configure(EntityTypeBuilder<AlertFiring> b)
+    public void Configure(EntityTypeBuilder<AlertFiring> builder)
     {
-        b.ToTable("AlertFirings");
-        b.Property(f => f.Subject).HasMaxLength(64);
-        b.Property(f => f.Summary).HasMaxLength(500);
+        builder.ToTable("AlertFirings");
+        builder.Property(f => f.Subject).HasMaxLength(64);
+        builder.Property(f => f.Summary).HasMaxLength(500);
         // Edge-triggered, once per period per subject: the database refuses the second firing.
-        b.HasIndex(f => new { f.RuleId, f.Threshold, f.PeriodStart, f.Subject }).IsUnique()
+        builder.HasIndex(f => new { f.RuleId, f.Threshold, f.PeriodStart, f.Subject }).IsUnique()
             .HasDatabaseName("IX_AlertFirings_OncePerPeriod");
-        b.HasIndex(f => new { f.OrganizationId, f.FiredAt });
-        b.HasOne<AlertRule>().WithMany().HasForeignKey(f => f.RuleId).OnDelete(DeleteBehavior.Cascade);
+        builder.HasIndex(f => new { f.OrganizationId, f.FiredAt });
+        builder.HasOne<AlertRule>().WithMany().HasForeignKey(f => f.RuleId).OnDelete(DeleteBehavior.Cascade);
     }
 }
 
 public sealed class NotificationConfiguration : IEntityTypeConfiguration<Notification>
 {
-    public void Configure(EntityTypeBuilder<Notification> b)
+    public void Configure(EntityTypeBuilder<Notification> builder)
     {
-        b.ToTable("Notifications");
-        b.Property(n => n.Title).HasMaxLength(200);
-        b.Property(n => n.Body).HasMaxLength(1000);
-        b.Property(n => n.Link).HasMaxLength(300);
-        b.HasIndex(n => new { n.UserId, n.ReadAt });
-        b.HasIndex(n => new { n.UserId, n.CreatedAt });
-        b.HasOne<ApplicationUser>().WithMany().HasForeignKey(n => n.UserId).OnDelete(DeleteBehavior.Cascade);
+        builder.ToTable("Notifications");
+        builder.Property(n => n.Title).HasMaxLength(200);
+        builder.Property(n => n.Body).HasMaxLength(1000);
+        builder.Property(n => n.Link).HasMaxLength(300);
+        builder.HasIndex(n => new { n.UserId, n.ReadAt });
+        builder.HasIndex(n => new { n.UserId, n.CreatedAt });
+        builder.HasOne<ApplicationUser>().WithMany().HasForeignKey(n => n.UserId).OnDelete(DeleteBehavior.Cascade);
     }
 }

@@ -10,14 +10,14 @@ namespace Cassidy.Portal.Data;
 
 public sealed class CreditGrantConfiguration : IEntityTypeConfiguration<CreditGrant>
 {
-    public void Configure(EntityTypeBuilder<CreditGrant> b)
+    public void Configure(EntityTypeBuilder<CreditGrant> builder)
     {
-        b.ToTable("CreditGrants");
-        b.Property(g => g.Kind).HasMaxLength(32);
-        b.Property(g => g.Reason).HasMaxLength(500);
-        b.HasIndex(g => new { g.OrganizationId, g.ExpiredAt });
+        builder.ToTable("CreditGrants");
+        builder.Property(g => g.Kind).HasMaxLength(32);
+        builder.Property(g => g.Reason).HasMaxLength(500);
+        builder.HasIndex(g => new { g.OrganizationId, g.ExpiredAt });
         // A period's allowance exists once: closing the same period twice (two closers racing) fails here.
-        b.HasIndex(g => new { g.OrganizationId, g.PeriodStart }).IsUnique()
+        builder.HasIndex(g => new { g.OrganizationId, g.PeriodStart }).IsUnique()
             .HasFilter("\"Kind\" = 'monthly_allowance' AND \"PeriodStart\" IS NOT NULL")
             .HasDatabaseName("IX_CreditGrants_OneAllowancePerPeriod");
     }
@@ -25,145 +25,145 @@ public sealed class CreditGrantConfiguration : IEntityTypeConfiguration<CreditGr
 
 public sealed class LedgerEntryConfiguration : IEntityTypeConfiguration<LedgerEntry>
 {
-    public void Configure(EntityTypeBuilder<LedgerEntry> b)
+    public void Configure(EntityTypeBuilder<LedgerEntry> builder)
     {
-        b.ToTable("LedgerEntries");
+        builder.ToTable("LedgerEntries");
         // Append-only, so SQLite's plain rowid never reuses an id: AUTOINCREMENT would only add a write per insert.
-        b.Property(e => e.Id).Metadata.SetValueGenerationStrategy(SqliteValueGenerationStrategy.None);
-        b.Property(e => e.Kind).HasMaxLength(16);
-        b.Property(e => e.Description).HasMaxLength(200);
-        b.HasIndex(e => new { e.OrganizationId, e.OccurredAt });
+        builder.Property(e => e.Id).Metadata.SetValueGenerationStrategy(SqliteValueGenerationStrategy.None);
+        builder.Property(e => e.Kind).HasMaxLength(16);
+        builder.Property(e => e.Description).HasMaxLength(200);
+        builder.HasIndex(e => new { e.OrganizationId, e.OccurredAt });
     }
 }
 
 public sealed class UsageEventConfiguration : IEntityTypeConfiguration<UsageEvent>
 {
-    public void Configure(EntityTypeBuilder<UsageEvent> b)
+    public void Configure(EntityTypeBuilder<UsageEvent> builder)
     {
-        b.ToTable("UsageEvents");
-        b.Property(e => e.Id).Metadata.SetValueGenerationStrategy(SqliteValueGenerationStrategy.None); // append-only, as the ledger
+        builder.ToTable("UsageEvents");
+        builder.Property(e => e.Id).Metadata.SetValueGenerationStrategy(SqliteValueGenerationStrategy.None); // append-only, as the ledger
         // Exactly once rests on this index: one event per (organization, id), no time window.
-        b.HasIndex(e => new { e.OrganizationId, e.ExternalId }).IsUnique();
-        b.Property(e => e.ExternalId).HasMaxLength(128);
-        b.Property(e => e.Type).HasMaxLength(16);
-        b.Property(e => e.Feature).HasMaxLength(16);
-        b.Property(e => e.Model).HasMaxLength(64);
+        builder.HasIndex(e => new { e.OrganizationId, e.ExternalId }).IsUnique();
+        builder.Property(e => e.ExternalId).HasMaxLength(128);
+        builder.Property(e => e.Type).HasMaxLength(16);
+        builder.Property(e => e.Feature).HasMaxLength(16);
+        builder.Property(e => e.Model).HasMaxLength(64);
     }
 }
 
 public sealed class UsageDrawConfiguration : IEntityTypeConfiguration<UsageDraw>
 {
-    public void Configure(EntityTypeBuilder<UsageDraw> b)
+    public void Configure(EntityTypeBuilder<UsageDraw> builder)
     {
-        b.ToTable("UsageDraws");
-        b.Property(d => d.Id).Metadata.SetValueGenerationStrategy(SqliteValueGenerationStrategy.None); // append-only
-        b.HasIndex(d => d.UsageEventId);
+        builder.ToTable("UsageDraws");
+        builder.Property(d => d.Id).Metadata.SetValueGenerationStrategy(SqliteValueGenerationStrategy.None); // append-only
+        builder.HasIndex(d => d.UsageEventId);
     }
 }
 
 public sealed class CreditAccountConfiguration : IEntityTypeConfiguration<CreditAccount>
 {
-    public void Configure(EntityTypeBuilder<CreditAccount> b)
+    public void Configure(EntityTypeBuilder<CreditAccount> builder)
     {
-        b.ToTable("CreditAccounts");
-        b.HasKey(a => a.OrganizationId);
-        b.HasOne<Organization>().WithOne().HasForeignKey<CreditAccount>(a => a.OrganizationId);
+        builder.ToTable("CreditAccounts");
+        builder.HasKey(a => a.OrganizationId);
+        builder.HasOne<Organization>().WithOne().HasForeignKey<CreditAccount>(a => a.OrganizationId);
     }
 }
 
 public sealed class CreditHoldConfiguration : IEntityTypeConfiguration<CreditHold>
 {
-    public void Configure(EntityTypeBuilder<CreditHold> b)
+    public void Configure(EntityTypeBuilder<CreditHold> builder)
     {
-        b.ToTable("CreditHolds");
-        b.Property(h => h.Id).HasMaxLength(64);
-        b.Property(h => h.Status).HasMaxLength(16);
-        b.HasIndex(h => new { h.OrganizationId, h.Status, h.ExpiresAt });
-        b.HasIndex(h => new { h.Status, h.ExpiresAt }); // the closer's sweep of expired holds, across organizations
+        builder.ToTable("CreditHolds");
+        builder.Property(h => h.Id).HasMaxLength(64);
+        builder.Property(h => h.Status).HasMaxLength(16);
+        builder.HasIndex(h => new { h.OrganizationId, h.Status, h.ExpiresAt });
+        builder.HasIndex(h => new { h.Status, h.ExpiresAt }); // the closer's sweep of expired holds, across organizations
     }
 }
 
 public sealed class UsageRollupConfiguration : IEntityTypeConfiguration<UsageRollup>
 {
-    public void Configure(EntityTypeBuilder<UsageRollup> b)
+    public void Configure(EntityTypeBuilder<UsageRollup> builder)
     {
-        b.ToTable("UsageRollups");
-        b.HasKey(r => new { r.OrganizationId, r.HourStart, r.UserId, r.Model, r.Feature });
+        builder.ToTable("UsageRollups");
+        builder.HasKey(r => new { r.OrganizationId, r.HourStart, r.UserId, r.Model, r.Feature });
     }
 }
 
 public sealed class AgentRollupConfiguration : IEntityTypeConfiguration<AgentRollup>
 {
-    public void Configure(EntityTypeBuilder<AgentRollup> b)
+    public void Configure(EntityTypeBuilder<AgentRollup> builder)
     {
-        b.ToTable("AgentRollups");
-        b.HasKey(r => new { r.OrganizationId, r.HourStart, r.UserId, r.AgentId, r.WorkflowId, r.Model });
+        builder.ToTable("AgentRollups");
+        builder.HasKey(r => new { r.OrganizationId, r.HourStart, r.UserId, r.AgentId, r.WorkflowId, r.Model });
     }
 }
 
 public sealed class DailyUsageRollupConfiguration : IEntityTypeConfiguration<DailyUsageRollup>
 {
-    public void Configure(EntityTypeBuilder<DailyUsageRollup> b)
+    public void Configure(EntityTypeBuilder<DailyUsageRollup> builder)
     {
-        b.ToTable("DailyUsageRollups");
-        b.HasKey(r => new { r.OrganizationId, r.Day, r.UserId, r.Model, r.Feature });
+        builder.ToTable("DailyUsageRollups");
+        builder.HasKey(r => new { r.OrganizationId, r.Day, r.UserId, r.Model, r.Feature });
         // My usage and a member's page read one member's days.
-        b.HasIndex(r => new { r.OrganizationId, r.UserId, r.Day });
+        builder.HasIndex(r => new { r.OrganizationId, r.UserId, r.Day });
     }
 }
 
 public sealed class DailyModelRollupConfiguration : IEntityTypeConfiguration<DailyModelRollup>
 {
-    public void Configure(EntityTypeBuilder<DailyModelRollup> b)
+    public void Configure(EntityTypeBuilder<DailyModelRollup> builder)
     {
-        b.ToTable("DailyModelRollups");
-        b.HasKey(r => new { r.OrganizationId, r.Day, r.Model, r.Feature });
+        builder.ToTable("DailyModelRollups");
+        builder.HasKey(r => new { r.OrganizationId, r.Day, r.Model, r.Feature });
     }
 }
 
 public sealed class DailyMemberRollupConfiguration : IEntityTypeConfiguration<DailyMemberRollup>
 {
-    public void Configure(EntityTypeBuilder<DailyMemberRollup> b)
+    public void Configure(EntityTypeBuilder<DailyMemberRollup> builder)
     {
-        b.ToTable("DailyMemberRollups");
-        b.HasKey(r => new { r.OrganizationId, r.Day, r.UserId });
+        builder.ToTable("DailyMemberRollups");
+        builder.HasKey(r => new { r.OrganizationId, r.Day, r.UserId });
     }
 }
 
 public sealed class DailyAgentRollupConfiguration : IEntityTypeConfiguration<DailyAgentRollup>
 {
-    public void Configure(EntityTypeBuilder<DailyAgentRollup> b)
+    public void Configure(EntityTypeBuilder<DailyAgentRollup> builder)
     {
-        b.ToTable("DailyAgentRollups");
-        b.HasKey(r => new { r.OrganizationId, r.Day, r.UserId, r.AgentId, r.WorkflowId });
-        b.HasIndex(r => new { r.OrganizationId, r.UserId, r.Day });
+        builder.ToTable("DailyAgentRollups");
+        builder.HasKey(r => new { r.OrganizationId, r.Day, r.UserId, r.AgentId, r.WorkflowId });
+        builder.HasIndex(r => new { r.OrganizationId, r.UserId, r.Day });
     }
 }
 
 public sealed class RunRollupConfiguration : IEntityTypeConfiguration<RunRollup>
 {
-    public void Configure(EntityTypeBuilder<RunRollup> b)
+    public void Configure(EntityTypeBuilder<RunRollup> builder)
     {
-        b.ToTable("RunRollups");
-        b.HasKey(r => new { r.OrganizationId, r.RunId });
-        b.HasIndex(r => new { r.OrganizationId, r.FirstAt });
+        builder.ToTable("RunRollups");
+        builder.HasKey(r => new { r.OrganizationId, r.RunId });
+        builder.HasIndex(r => new { r.OrganizationId, r.FirstAt });
     }
 }
 
 public sealed class MeetingRollupConfiguration : IEntityTypeConfiguration<MeetingRollup>
 {
-    public void Configure(EntityTypeBuilder<MeetingRollup> b)
+    public void Configure(EntityTypeBuilder<MeetingRollup> builder)
     {
-        b.ToTable("MeetingRollups");
-        b.HasKey(r => new { r.OrganizationId, r.HourStart, r.UserId });
+        builder.ToTable("MeetingRollups");
+        builder.HasKey(r => new { r.OrganizationId, r.HourStart, r.UserId });
     }
 }
 
 public sealed class StorageSnapshotConfiguration : IEntityTypeConfiguration<StorageSnapshot>
 {
-    public void Configure(EntityTypeBuilder<StorageSnapshot> b)
+    public void Configure(EntityTypeBuilder<StorageSnapshot> builder)
     {
-        b.ToTable("StorageSnapshots");
-        b.HasIndex(s => new { s.OrganizationId, s.OccurredAt });
+        builder.ToTable("StorageSnapshots");
+        builder.HasIndex(s => new { s.OrganizationId, s.OccurredAt });
     }
 }

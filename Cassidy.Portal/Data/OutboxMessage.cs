@@ -52,15 +52,15 @@ public class OutboxMessage
 
 public sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<OutboxMessage>
 {
-    public void Configure(EntityTypeBuilder<OutboxMessage> b)
+    public void Configure(EntityTypeBuilder<OutboxMessage> builder)
     {
-        b.Property(m => m.Kind).HasMaxLength(32);
-        b.Property(m => m.CorrelationKey).HasMaxLength(200);
-        b.Property(m => m.To).HasMaxLength(320);
-        b.Property(m => m.Subject).HasMaxLength(300);
-        b.Property(m => m.LastError).HasMaxLength(1000);
-        b.HasIndex(m => m.CorrelationKey).IsUnique().HasFilter("\"CorrelationKey\" IS NOT NULL");
+        builder.Property(m => m.Kind).HasMaxLength(32);
+        builder.Property(m => m.CorrelationKey).HasMaxLength(200);
+        builder.Property(m => m.To).HasMaxLength(320);
+        builder.Property(m => m.Subject).HasMaxLength(300);
+        builder.Property(m => m.LastError).HasMaxLength(1000);
+        builder.HasIndex(m => m.CorrelationKey).IsUnique().HasFilter("\"CorrelationKey\" IS NOT NULL");
         // The dispatcher's query: unsent (SentAt IS NULL) and due (NextAttemptAt <= now).
-        b.HasIndex(m => new { m.SentAt, m.NextAttemptAt });
+        builder.HasIndex(m => new { m.SentAt, m.NextAttemptAt });
     }
 }

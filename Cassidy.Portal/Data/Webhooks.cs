@@ -92,54 +92,54 @@ public class CreditState
 
 public sealed class WebhookEndpointConfiguration : IEntityTypeConfiguration<WebhookEndpoint>
 {
-    public void Configure(EntityTypeBuilder<WebhookEndpoint> b)
+    public void Configure(EntityTypeBuilder<WebhookEndpoint> builder)
     {
-        b.ToTable("WebhookEndpoints");
-        b.Property(e => e.Kind).HasMaxLength(16);
-        b.Property(e => e.Url).HasMaxLength(2000);
-        b.Property(e => e.Description).HasMaxLength(100);
-        b.Property(e => e.Events).HasMaxLength(500);
-        b.Property(e => e.Secret).HasMaxLength(1000);
-        b.Property(e => e.DisabledReason).HasMaxLength(300);
-        b.HasIndex(e => e.OrganizationId);
-        b.HasOne<Organization>().WithMany().HasForeignKey(e => e.OrganizationId).OnDelete(DeleteBehavior.Cascade);
+        builder.ToTable("WebhookEndpoints");
+        builder.Property(e => e.Kind).HasMaxLength(16);
+        builder.Property(e => e.Url).HasMaxLength(2000);
+        builder.Property(e => e.Description).HasMaxLength(100);
+        builder.Property(e => e.Events).HasMaxLength(500);
+        builder.Property(e => e.Secret).HasMaxLength(1000);
+        builder.Property(e => e.DisabledReason).HasMaxLength(300);
+        builder.HasIndex(e => e.OrganizationId);
+        builder.HasOne<Organization>().WithMany().HasForeignKey(e => e.OrganizationId).OnDelete(DeleteBehavior.Cascade);
     }
 }
 
 public sealed class WebhookDeliveryConfiguration : IEntityTypeConfiguration<WebhookDelivery>
 {
-    public void Configure(EntityTypeBuilder<WebhookDelivery> b)
+    public void Configure(EntityTypeBuilder<WebhookDelivery> builder)
     {
-        b.ToTable("WebhookDeliveries");
-        b.Property(d => d.EventId).HasMaxLength(64);
-        b.Property(d => d.EventType).HasMaxLength(64);
-        b.Property(d => d.LastError).HasMaxLength(500);
+        builder.ToTable("WebhookDeliveries");
+        builder.Property(d => d.EventId).HasMaxLength(64);
+        builder.Property(d => d.EventType).HasMaxLength(64);
+        builder.Property(d => d.LastError).HasMaxLength(500);
         // Once per event per endpoint, however many evaluations race to enqueue it.
-        b.HasIndex(d => new { d.EndpointId, d.EventId }).IsUnique();
+        builder.HasIndex(d => new { d.EndpointId, d.EventId }).IsUnique();
         // The dispatcher's query: pending and due.
-        b.HasIndex(d => new { d.DeliveredAt, d.FailedAt, d.NextAttemptAt });
-        b.HasOne<WebhookEndpoint>().WithMany().HasForeignKey(d => d.EndpointId).OnDelete(DeleteBehavior.Cascade);
+        builder.HasIndex(d => new { d.DeliveredAt, d.FailedAt, d.NextAttemptAt });
+        builder.HasOne<WebhookEndpoint>().WithMany().HasForeignKey(d => d.EndpointId).OnDelete(DeleteBehavior.Cascade);
     }
 }
 
 public sealed class WebhookAttemptConfiguration : IEntityTypeConfiguration<WebhookAttempt>
 {
-    public void Configure(EntityTypeBuilder<WebhookAttempt> b)
+    public void Configure(EntityTypeBuilder<WebhookAttempt> builder)
     {
-        b.ToTable("WebhookAttempts");
-        b.Property(a => a.Excerpt).HasMaxLength(500);
-        b.HasIndex(a => a.DeliveryId);
-        b.HasOne<WebhookDelivery>().WithMany().HasForeignKey(a => a.DeliveryId).OnDelete(DeleteBehavior.Cascade);
+        builder.ToTable("WebhookAttempts");
+        builder.Property(a => a.Excerpt).HasMaxLength(500);
+        builder.HasIndex(a => a.DeliveryId);
+        builder.HasOne<WebhookDelivery>().WithMany().HasForeignKey(a => a.DeliveryId).OnDelete(DeleteBehavior.Cascade);
     }
 }
 
 public sealed class CreditStateConfiguration : IEntityTypeConfiguration<CreditState>
 {
-    public void Configure(EntityTypeBuilder<CreditState> b)
+    public void Configure(EntityTypeBuilder<CreditState> builder)
     {
-        b.ToTable("CreditStates");
-        b.HasKey(s => new { s.OrganizationId, s.Subject });
-        b.Property(s => s.Subject).HasMaxLength(64);
-        b.HasOne<Organization>().WithMany().HasForeignKey(s => s.OrganizationId).OnDelete(DeleteBehavior.Cascade);
+        builder.ToTable("CreditStates");
+        builder.HasKey(s => new { s.OrganizationId, s.Subject });
+        builder.Property(s => s.Subject).HasMaxLength(64);
+        builder.HasOne<Organization>().WithMany().HasForeignKey(s => s.OrganizationId).OnDelete(DeleteBehavior.Cascade);
     }
 }

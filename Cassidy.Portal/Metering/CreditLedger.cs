@@ -268,7 +268,7 @@ public sealed class CreditLedger(IngestWriter writer, PriceTable prices, TimePro
             command.Transaction = transaction;
             command.CommandText = sql;
             command.Parameters.AddWithValue("$org", organizationId);
-            return Convert.ToInt64(command.ExecuteScalar() ?? 0L);
+            return Convert.ToInt64(command.ExecuteScalar() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
         }
         return new LedgerCheck(
             StoredBalance: Sum("SELECT COALESCE(MAX(BalanceMillicredits), 0) FROM CreditAccounts WHERE OrganizationId = $org"),

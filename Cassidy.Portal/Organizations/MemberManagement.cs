@@ -46,8 +46,9 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         var query = db.Memberships.AsNoTracking().Where(m => m.OrganizationId == organizationId);
         if (!string.IsNullOrWhiteSpace(search))
         {
-            var s = search.Trim().ToLower();
-            query = query.Where(m => m.User.DisplayName.ToLower().Contains(s) || m.User.Email!.ToLower().Contains(s));
+            var pattern = TextSearch.Containing(search);
+            query = query.Where(m => EF.Functions.Like(m.User.DisplayName, pattern, TextSearch.Escape)
+                || EF.Functions.Like(m.User.Email!, pattern, TextSearch.Escape));
         }
         var total = await query.CountAsync(ct);
         query = (sortBy, descending) switch
@@ -108,7 +109,8 @@ public sealed class MemberManagement(IDbContextFactory<PortalDbContext> dbFactor
         if (await db.Memberships.AnyAsync(m => m.OrganizationId == organizationId && m.User.NormalizedEmail == normalized, ct))
             return new(ChangeResult.Refused($"{email} is already a member of {organization.Name}.", "email"), null);
         var now = Now;
-        if (await db.Invitations.AnyAsync(i => i.OrganizationId == organizationId && i.Email.ToUpper() == normalized
+        var sameAddress = TextSearch.Exactly(email);
+        if (await db.Invitations.AnyAsync(i => i.OrganizationId == organizationId && EF.Functions.Like(i.Email, sameAddress, TextSearch.Escape)
                 && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now, ct))
             return new(ChangeResult.Refused($"{email} already has a pending invitation. Resend it from the list below.", "email"), null);
 

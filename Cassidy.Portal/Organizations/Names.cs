@@ -39,9 +39,9 @@ public sealed class PlainNameAttribute(string what, int minLength = 1) : Validat
     /// <summary>An empty value is fine (a field that is optional, or required only sometimes).</summary>
     public bool AllowEmpty { get; init; }
 
-    protected override ValidationResult? IsValid(object? value, ValidationContext context) =>
+    protected override ValidationResult? IsValid(object? value, ValidationContext validationContext) =>
         AllowEmpty && string.IsNullOrWhiteSpace(value as string) ? ValidationResult.Success
         : Names.Problem(value as string, what, minLength) is { } problem
-            ? new ValidationResult(problem, context.MemberName is { } member ? [member] : null)
+            ? new ValidationResult(problem, validationContext.MemberName is { } member ? [member] : null)
             : ValidationResult.Success;
 }

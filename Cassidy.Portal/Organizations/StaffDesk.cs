@@ -17,8 +17,8 @@ public sealed class StaffDesk(IDbContextFactory<PortalDbContext> dbFactory)
         var query = db.Organizations.AsNoTracking();
         if (!string.IsNullOrWhiteSpace(text))
         {
-            var t = text.Trim().ToLower();
-            query = query.Where(o => o.Name.ToLower().Contains(t) || o.Slug.Contains(t));
+            var pattern = TextSearch.Containing(text);
+            query = query.Where(o => EF.Functions.Like(o.Name, pattern, TextSearch.Escape) || EF.Functions.Like(o.Slug, pattern, TextSearch.Escape));
         }
         return await query.OrderBy(o => o.Name).Take(20).Select(o => new OrgPick(o.Id, o.Name, o.Slug)).ToListAsync(ct);
     }

@@ -45,7 +45,7 @@ public sealed class CommonPasswordValidator : IPasswordValidator<ApplicationUser
     internal static readonly IReadOnlySet<string> Passwords =
         List.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
 
-    private static readonly IReadOnlySet<string> Stems =
+    private static readonly HashSet<string> Stems =
         Passwords.Select(StripDigitsAndSymbols).Where(s => s.Length >= MinimumStemLength).ToHashSet(StringComparer.OrdinalIgnoreCase);
 
     public Task<IdentityResult> ValidateAsync(UserManager<ApplicationUser> manager, ApplicationUser user, string? password) =>

@@ -55,14 +55,14 @@ public sealed class OrganizationAuthorizationResultHandler : IAuthorizationMiddl
 {
     private readonly AuthorizationMiddlewareResultHandler _default = new();
 
-    public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult result)
+    public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
-        if (result.Forbidden && context.User.Identity?.IsAuthenticated == true)
+        if (authorizeResult.Forbidden && context.User.Identity?.IsAuthenticated == true)
         {
-            var notMember = result.AuthorizationFailure?.FailureReasons.Any(r => r.Message == OrganizationAuthorizationHandler.NotMember) == true;
+            var notMember = authorizeResult.AuthorizationFailure?.FailureReasons.Any(r => r.Message == OrganizationAuthorizationHandler.NotMember) == true;
             context.Response.StatusCode = notMember ? StatusCodes.Status404NotFound : StatusCodes.Status403Forbidden;
             return Task.CompletedTask;
         }
-        return _default.HandleAsync(next, context, policy, result);
+        return _default.HandleAsync(next, context, policy, authorizeResult);
     }
 }

@@ -11,7 +11,7 @@ namespace Cassidy.Portal.Simulation;
 /// <param name="Faults">Inject crashes and faults.</param>
 public sealed record SimulationOptions(int Seed, int Steps = 1_500, TimeSpan? Duration = null, int Callers = 6, bool Faults = true);
 
-/// <summary>What a run did: it passed, or it threw a <see cref="SimulationFailure"/>.</summary>
+/// <summary>What a run did: it passed, or it threw a <see cref="SimulationFailureException"/>.</summary>
 public sealed class SimulationReport
 {
     public int Seed { get; init; }
@@ -57,7 +57,7 @@ public sealed class SimulationReport
 }
 
 /// <summary>An invariant broke, or the engine disagreed with the model: the seed, the step, and how to replay it.</summary>
-public sealed class SimulationFailure(int seed, int step, string message, string replay, IReadOnlyList<string> recent)
+public sealed class SimulationFailureException(int seed, int step, string message, string replay, IReadOnlyList<string> recent)
     : Exception($"seed {seed}, step {step}: {message}\nreplay: {replay}\nlast steps:\n  {string.Join("\n  ", recent)}")
 {
     public int Seed { get; } = seed;
@@ -99,8 +99,8 @@ public static class LedgerSimulation
         }, 16 * 1024 * 1024) { Name = $"simulation {options.Seed}" };
         thread.Start();
         thread.Join();
-        if (failure is SimulationFailure) throw failure;
-        if (failure is not null) throw new SimulationFailure(options.Seed, 0, failure.ToString(), $"--simulate --seed {options.Seed}", []);
+        if (failure is SimulationFailureException) throw failure;
+        if (failure is not null) throw new SimulationFailureException(options.Seed, 0, failure.ToString(), $"--simulate --seed {options.Seed}", []);
         return report!;
     }
 
@@ -121,7 +121,7 @@ public static class LedgerSimulation
                     var passed = Run(new SimulationOptions(each, steps));
                     Console.WriteLine($"seed {each}: passed ({passed.Steps} steps, {passed.Checks:N0} checks)");
                 }
-                catch (SimulationFailure failure)
+                catch (SimulationFailureException failure)
                 {
                     failed++;
                     Console.WriteLine(failure.Message.Split('\n')[0]);
@@ -162,7 +162,7 @@ public static class LedgerSimulation
             Console.WriteLine("  " + report.ToString().Replace("\n", "\n  ", StringComparison.Ordinal));
             return 0;
         }
-        catch (SimulationFailure failure)
+        catch (SimulationFailureException failure)
         {
             report = null;
             Console.WriteLine("VIOLATION " + failure.Message);

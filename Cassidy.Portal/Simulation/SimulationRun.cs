@@ -398,14 +398,14 @@ internal sealed class SimulationRun : IAsyncDisposable
         }
     }
 
-    private SimOperation NewPackage(ModelOrganization org)
+    private GrantOperation NewPackage(ModelOrganization org)
     {
         var credits = Random.Next(10) switch { 0 => -5m, 1 => 1.2345m, _ => Random.Next(1, 3_000) };
         DateTime? expires = Random.Next(10) switch { < 5 => null, 5 => Now.AddDays(-1), _ => Now.AddDays(1 + Random.Next(20)).AddMinutes(Random.Next(1440)) };
         return new GrantOperation { Organization = org, Package = true, Credits = credits, ExpiresAt = expires };
     }
 
-    private SimOperation NewUpgrade(ModelOrganization org)
+    private UpgradeOperation NewUpgrade(ModelOrganization org)
     {
         var higher = _plans.All.Where(p => p.SelfServe && p.MonthlyCredits * 1000 > org.Allowance).Select(p => p.Name).ToList();
         var plan = higher.Count > 0 && Random.Next(5) > 0 ? higher[Random.Next(higher.Count)] : _plans.All[Random.Next(_plans.All.Count)].Name;
@@ -436,7 +436,7 @@ internal sealed class SimulationRun : IAsyncDisposable
         };
     }
 
-    private SimOperation NewAuthorize(ModelOrganization org)
+    private AuthorizeOperation NewAuthorize(ModelOrganization org)
     {
         var slug = Random.Next(40) == 0 ? "nope" : org.Slug;
         var user = UserFor(org);
@@ -559,7 +559,7 @@ internal sealed class SimulationRun : IAsyncDisposable
     private readonly HashSet<int> _touched = [];
 
     /// <summary>A violation seen inside the writer (which would take it for its own failure): thrown once the pump returns.</summary>
-    private SimulationFailure? _violation;
+    private SimulationFailureException? _violation;
 
     private void OnCommitted(IReadOnlyList<WriterItemInfo> items, IReadOnlyList<int> organizations)
     {
@@ -567,7 +567,7 @@ internal sealed class SimulationRun : IAsyncDisposable
         {
             Apply(items, organizations);
         }
-        catch (SimulationFailure failure)
+        catch (SimulationFailureException failure)
         {
             _violation ??= failure;
         }
@@ -631,7 +631,7 @@ internal sealed class SimulationRun : IAsyncDisposable
         {
             if (!members.TryGetValue(reader.GetInt32(0), out var of)) continue;
             long? custom = reader.IsDBNull(4) ? null : reader.GetInt64(4), orgDefault = reader.IsDBNull(5) ? null : reader.GetInt64(5);
-            var cap = (MemberCapMode)Enum.Parse(typeof(MemberCapMode), reader.GetString(3)) switch
+            var cap = Enum.Parse<MemberCapMode>(reader.GetString(3)) switch
             {
                 MemberCapMode.Custom => custom,
                 MemberCapMode.Unlimited => null,
@@ -672,10 +672,10 @@ internal sealed class SimulationRun : IAsyncDisposable
         if (!EqualityComparer<T>.Default.Equals(expected, actual)) throw Violation($"{what}: expected {expected}, got {actual}");
     }
 
-    public SimulationFailure Violation(string message)
+    public SimulationFailureException Violation(string message)
     {
         var replay = $"dotnet run -c Release --project Cassidy.Portal -- --simulate --seed {_options.Seed} --steps {Step}";
-        return new SimulationFailure(_options.Seed, Step, message, replay, [.. _recent]);
+        return new SimulationFailureException(_options.Seed, Step, message, replay, [.. _recent]);
     }
 
     private void Note(string line)

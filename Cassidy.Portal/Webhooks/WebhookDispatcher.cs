@@ -158,7 +158,7 @@ public sealed class WebhookDispatcher : BackgroundService
             await FailedAsync(endpoint, now, delivery.FailedAt is not null ? delivery.RetryingSince : null);
         if (!delivered)
             _logger.LogWarning("Webhook delivery {Delivery} ({EventType} {EventId}) to endpoint {Endpoint} failed (attempt {Attempts}): {Status} {Excerpt}",
-                delivery.Id, delivery.EventType, delivery.EventId, endpoint.Id, delivery.Attempts, status?.ToString() ?? "no response", Cut(excerpt, 200));
+                delivery.Id, delivery.EventType, delivery.EventId, endpoint.Id, delivery.Attempts, status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no response", Cut(excerpt, 200));
         return new AttemptOutcome(delivered, status, latency, excerpt);
     }
 

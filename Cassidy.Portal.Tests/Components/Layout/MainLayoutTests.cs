@@ -53,7 +53,7 @@ public sealed class MainLayoutTests : MudTestContext
 
         cut.WaitForAssertion(() => Assert.Equal("Acme Corp", cut.Find(".portal-drawer .portal-org-name").TextContent));
         var drawerBody = cut.Find(".portal-drawer .portal-drawer-body");
-        var last = drawerBody.Children.Last();
+        var last = drawerBody.Children[^1];
         Assert.Contains("portal-account", last.ClassList);
         Assert.Contains("Avery Admin", last.QuerySelector("[data-testid=account-name]")!.TextContent);
     }
