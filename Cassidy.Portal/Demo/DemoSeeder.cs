@@ -137,13 +137,13 @@ public sealed class DemoSeeder(
     private async Task SetCapsAsync(Organization organization, long defaultCapCredits, IEnumerable<DemoMember> usage)
     {
         await using var db = await dbFactory.CreateDbContextAsync();
-        organization.DefaultMemberCapMillicredits = defaultCapCredits * 1000;
+        organization.DefaultMemberCapMillicredits = Credits.Millis(defaultCapCredits);
         await db.Organizations.Where(o => o.Id == organization.Id)
-            .ExecuteUpdateAsync(s => s.SetProperty(o => o.DefaultMemberCapMillicredits, defaultCapCredits * 1000));
+            .ExecuteUpdateAsync(s => s.SetProperty(o => o.DefaultMemberCapMillicredits, Credits.Millis(defaultCapCredits)));
         foreach (var member in usage.Where(m => m.CapMode != MemberCapMode.Default))
             await db.Memberships.Where(m => m.OrganizationId == organization.Id && m.User.Email == member.Email)
                 .ExecuteUpdateAsync(s => s.SetProperty(m => m.CapMode, member.CapMode)
-                    .SetProperty(m => m.CapMillicredits, member.CapCredits * 1000));
+                    .SetProperty(m => m.CapMillicredits, Credits.Millis(member.CapCredits)));
     }
 
     private async Task<Organization> CreateOrganizationAsync(string slug, string name, string plan, DateTime anchor,

@@ -34,7 +34,7 @@ public sealed class DemoUsage(CreditLedger ledger, DemoClock clock, PlanCatalog 
             var weekend = day.DayOfWeek is DayOfWeek.Saturday or DayOfWeek.Sunday;
             foreach (var member in members)
             {
-                var target = member.CreditsPerDay * (weekend ? 0.15 : 1.0) * (0.6 + _random.NextDouble() * 0.8) * 1000;
+                var target = member.CreditsPerDay * (weekend ? 0.15 : 1.0) * (0.6 + _random.NextDouble() * 0.8) * Credits.PerCredit;
                 for (double spent = 0; spent < target;)
                 {
                     var e = ModelCall(org.Slug, member, day, ref sequence);
@@ -77,9 +77,9 @@ public sealed class DemoUsage(CreditLedger ledger, DemoClock clock, PlanCatalog 
                     var member = members.First(m => m.Email == memberEmail);
                     long? cap = member.CapMode switch
                     {
-                        MemberCapMode.Custom => member.CapCredits * 1000,
+                        MemberCapMode.Custom => Credits.Millis(member.CapCredits),
                         MemberCapMode.Unlimited => null,
-                        _ => defaultCapCredits * 1000,
+                        _ => Credits.Millis(defaultCapCredits),
                     };
                     var before = used.GetValueOrDefault(memberEmail);
                     if (cap is { } c && before >= c) continue;   // authorize: member_limit_reached

@@ -173,8 +173,8 @@ public sealed class AlertEvaluator : BackgroundService
                     .Where(t => t > 0 && (decimal)balance.Used * 100 >= (decimal)t * balance.Allowance)
                     .Select(t => new AlertCrossing(rule, t, AlertFiring.OrganizationSubject, balance.Used, balance.Allowance)),
                 AlertKinds.OrgBalanceBelow => rule.ThresholdValues()
-                    .Where(t => balance.Balance < t * 1000)
-                    .Select(t => new AlertCrossing(rule, t, AlertFiring.OrganizationSubject, balance.Balance, t * 1000)),
+                    .Where(t => balance.Balance < Credits.Millis(t))
+                    .Select(t => new AlertCrossing(rule, t, AlertFiring.OrganizationSubject, balance.Balance, Credits.Millis(t))),
                 AlertKinds.OrgProjectedRunout => await ProjectionAsync(db, rule, balance, ct),
                 AlertKinds.MemberCapPercent => view.Members()
                     .Where(m => m.Member.CapMillicredits is > 0)
@@ -229,7 +229,7 @@ public sealed class AlertEvaluator : BackgroundService
                 .Select(m => new Recipient(m.UserId, m.User.Email ?? "", m.User.DisplayName, true)).SingleOrDefaultAsync(ct);
             if (member is null) return 0; // left the organization since
             memberName = member.Name;
-            webhookMember = new WebhookMember(member.UserId, member.Name, member.Email, crossing.Used / 1000m, crossing.Limit / 1000m);
+            webhookMember = new WebhookMember(member.UserId, member.Name, member.Email, Credits.Of(crossing.Used), Credits.Of(crossing.Limit));
             if (rule.NotifyMember)
             {
                 people.RemoveAll(p => p.UserId == member.UserId);
@@ -302,7 +302,7 @@ public sealed class AlertEvaluator : BackgroundService
         var webhooks = await WebhookEvents.EnqueueAsync(db, WebhookEvents.AlertSubscription(rule.Kind), new WebhookEvent(
             $"evt_alert_{firing.Id}", WebhookEvents.AlertFired, now, new WebhookOrganization(org.Id, org.Slug, org.Name),
             new WebhookEventData(said.Title, said.Body, PortalAddress.Link(_configuration, said.Link), rule.Kind, crossing.Threshold,
-                (balance?.Balance ?? 0) / 1000m, (balance?.Allowance ?? 0) / 1000m, (balance?.Used ?? 0) / 1000m, periodStart, periodEnd, webhookMember)), ct);
+                Credits.Of(balance?.Balance ?? 0), Credits.Of(balance?.Allowance ?? 0), Credits.Of(balance?.Used ?? 0), periodStart, periodEnd, webhookMember)), ct);
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);
 

@@ -23,7 +23,7 @@ public static class CreditInput
                 CultureInfo.InvariantCulture, out var credits))
             return (null, Example);
         if (credits < min || credits > max || (!allowZero && credits == 0)) return (null, outOfRange);
-        var millicredits = credits * 1000m;
+        var millicredits = credits * Credits.PerCredit;
         if (millicredits != decimal.Truncate(millicredits)) return (null, "Use at most 3 decimals (1 credit = 1000 millicredits).");
         return ((long)millicredits, null);
     }

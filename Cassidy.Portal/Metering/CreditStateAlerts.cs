@@ -107,7 +107,7 @@ public sealed class CreditStateAlerts(IDbContextFactory<PortalDbContext> dbFacto
         var resets = Dates.InZone(balance.PeriodEnd, Dates.Zone(org.TimeZone), withTime: false);
         var usage = PortalAddress.Link(configuration, $"/orgs/{org.Slug}/settings/usage");
         WebhookEventData Data(string title, string text, string url, WebhookMember? member = null, string? reason = null) =>
-            new(title, text, url, null, null, balance.Balance / 1000m, balance.Allowance / 1000m, balance.Used / 1000m, balance.PeriodStart,
+            new(title, text, url, null, null, Credits.Of(balance.Balance), Credits.Of(balance.Allowance), Credits.Of(balance.Used), balance.PeriodStart,
                 balance.PeriodEnd, member, reason);
         WebhookEvent Event(string type, WebhookEventData data) => new(WebhookEvents.NewEventId(), type, now, new WebhookOrganization(org.Id, org.Slug, org.Name), data);
 
@@ -132,6 +132,6 @@ public sealed class CreditStateAlerts(IDbContextFactory<PortalDbContext> dbFacto
             $"{member.DisplayName} has used {Credits.Whole(subject.Used)} of their {limit}-credit limit this billing period. AI features are " +
             $"unavailable to them until the limit resets on {resets} or an admin raises it.",
             PortalAddress.Link(configuration, $"/orgs/{org.Slug}/settings/limits"),
-            new WebhookMember(subject.Id, member.DisplayName, member.Email ?? "", subject.Used / 1000m, subject.Limit / 1000m)));
+            new WebhookMember(subject.Id, member.DisplayName, member.Email ?? "", Credits.Of(subject.Used), Credits.Of(subject.Limit))));
     }
 }

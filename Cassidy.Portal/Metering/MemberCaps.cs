@@ -75,7 +75,7 @@ public sealed class MemberCaps(IDbContextFactory<PortalDbContext> dbFactory, Cre
     /// <summary>Sets the organization's default cap (null = unlimited) if it is still at <paramref name="expectedVersion"/>.</summary>
     public async Task<ChangeResult> SetDefaultAsync(int organizationId, AuditActor actor, long? cap, int expectedVersion, CancellationToken ct = default)
     {
-        if (cap is < 0 or > MaxCredits * 1000) return ChangeResult.Refused($"A limit must be between 0 and {MaxCredits:N0} credits.", "cap");
+        if (cap < 0 || cap > Credits.Millis(MaxCredits)) return ChangeResult.Refused($"A limit must be between 0 and {MaxCredits:N0} credits.", "cap");
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var org = await db.Organizations.SingleAsync(o => o.Id == organizationId, ct);
         if (org.DefaultCapVersion != expectedVersion) return ChangeResult.Refused(ConflictMessage, "conflict");
@@ -97,7 +97,7 @@ public sealed class MemberCaps(IDbContextFactory<PortalDbContext> dbFactory, Cre
         MemberCapMode mode, long? cap, CancellationToken ct = default)
     {
         if (members.Count == 0) return ChangeResult.Refused("Select at least one member.");
-        if (mode == MemberCapMode.Custom && cap is not (>= 0 and <= MaxCredits * 1000))
+        if (mode == MemberCapMode.Custom && (cap is not { } c || c < 0 || c > Credits.Millis(MaxCredits)))
             return ChangeResult.Refused($"A limit must be between 0 and {MaxCredits:N0} credits.", "cap");
         if (mode != MemberCapMode.Custom) cap = null;
 

@@ -11,7 +11,7 @@ public sealed class PlanDefinition
     public decimal PricePerMonthUsd { get; set; }
     public bool SelfServe { get; set; }
 
-    public long MonthlyMillicredits => MonthlyCredits * 1000;
+    public long MonthlyMillicredits => Credits.Millis(MonthlyCredits);
 }
 
 /// <summary>The plans from configuration, in ascending order of monthly credits.</summary>
@@ -39,6 +39,6 @@ public sealed class PlanCatalog
     /// <summary>An organization's monthly allowance: its plan's, or its Enterprise agreement's.</summary>
     public long MonthlyAllowanceMillicredits(string plan, long? enterpriseMonthlyCredits) =>
         string.Equals(plan, Enterprise, StringComparison.OrdinalIgnoreCase) && enterpriseMonthlyCredits is { } agreed
-            ? agreed * 1000
+            ? Credits.Millis(agreed)
             : Get(plan).MonthlyMillicredits;
 }

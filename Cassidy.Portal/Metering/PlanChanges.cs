@@ -227,7 +227,7 @@ public sealed class PlanChanges(
         if (string.IsNullOrWhiteSpace(reason)) return ChangeResult.Refused("Say why the package is granted (it is shown to the organization's admins).", "reason");
         var expiry = expiresAt ?? Now + DefaultPackageLifetime;
         if (expiry <= Now) return ChangeResult.Refused("The expiry must be in the future.", "expiresAt");
-        var grantId = await ledger.GrantAsync(organizationId, GrantKinds.CreditPackage, (long)(credits * 1000), expiry, reason.Trim(), staff.UserId);
+        var grantId = await ledger.GrantAsync(organizationId, GrantKinds.CreditPackage, Credits.Millis(credits), expiry, reason.Trim(), staff.UserId);
         await AuditAsync(organizationId, staff, AuditActions.PackageGranted, "Credits", null, $"+{credits:0.###} credits, expires {expiry:yyyy-MM-dd} ({reason.Trim()})", ct,
             org => new Message($"{Amount(credits)} credits added to {org.Name}",
                 $"Cassidy support granted {org.Name} a credit package of {Amount(credits)} credits, usable until {expiry:d MMM yyyy}. Reason: {reason.Trim()}",
@@ -240,7 +240,7 @@ public sealed class PlanChanges(
         if (credits == 0 || Math.Abs(credits) > 100_000_000) return ChangeResult.Refused("Enter a non-zero number of credits (negative to take credits away).", "credits");
         if (decimal.Round(credits, 3) != credits) return ChangeResult.Refused("Credits have at most 3 decimals.", "credits");
         if (string.IsNullOrWhiteSpace(reason)) return ChangeResult.Refused("Say why the balance is corrected.", "reason");
-        var grantId = await ledger.GrantAsync(organizationId, GrantKinds.Adjustment, (long)(credits * 1000), null, reason.Trim(), staff.UserId);
+        var grantId = await ledger.GrantAsync(organizationId, GrantKinds.Adjustment, Credits.Millis(credits), null, reason.Trim(), staff.UserId);
         await AuditAsync(organizationId, staff, AuditActions.Adjustment, "Credits", null, $"{credits:+0.###;-0.###} credits ({reason.Trim()})", ct,
             org => new Message(credits > 0 ? $"{Amount(credits)} credits added to {org.Name}" : $"{Amount(-credits)} credits removed from {org.Name}'s balance",
                 $"Cassidy support corrected {org.Name}'s credit balance by {(credits > 0 ? "+" : "−")}{Amount(Math.Abs(credits))} credits. Reason: {reason.Trim()}",

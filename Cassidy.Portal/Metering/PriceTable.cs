@@ -51,7 +51,7 @@ public sealed class PriceTable(MeteringOptions options)
     private static decimal TokenCredits(ModelPrice price, long inputTokens, long knowledgeTokens, long outputTokens) =>
         (inputTokens + (decimal)knowledgeTokens) * price.Input / 1000m + outputTokens * price.Output / 1000m;
 
-    private static long Millicredits(decimal credits) => (long)decimal.Ceiling(credits * 1000m);
+    private static long Millicredits(decimal credits) => Credits.MillisRoundedUp(credits);
 
     /// <summary>The most a call with these ceilings can cost (no knowledge or capabilities known ahead): a hold's size.</summary>
     public Price Estimate(string model, long maxInputTokens, long maxOutputTokens, string feature) =>

@@ -226,7 +226,7 @@ public sealed class WebhookEndpoints(IDbContextFactory<PortalDbContext> dbFactor
                 new WebhookEventData($"Test event from Cassidy for {org.Name}",
                     $"This is a test of the alert channel “{Label(endpoint)}”. Real events look like this one, with the figures of the moment.",
                     PortalAddress.Link(configuration, $"/orgs/{org.Slug}/settings/usage"), null, null,
-                    (balance?.Balance ?? 0) / 1000m, (balance?.Allowance ?? 0) / 1000m, (balance?.Used ?? 0) / 1000m,
+                    Credits.Of(balance?.Balance ?? 0), Credits.Of(balance?.Allowance ?? 0), Credits.Of(balance?.Used ?? 0),
                     balance?.PeriodStart ?? now, balance?.PeriodEnd ?? now, null));
             var delivery = WebhookEvents.NewDelivery(endpoint, e);
             db.WebhookDeliveries.Add(delivery);

@@ -13,7 +13,7 @@ public static class UsageCharts
     // No animations: live updates redraw every few seconds, and a moving chart is hard to read (and to screenshot).
     private static readonly ApexChartSettings Base = new() { Toolbar = new() { Show = false }, Animations = new() { Enabled = false }, FontFamily = "Inter, Roboto, sans-serif" };
 
-    public static decimal ToCredits(long millicredits) => Math.Round(millicredits / 1000m, 2);
+    public static decimal ToCredits(long millicredits) => Math.Round(Credits.Of(millicredits), 2);
 
     public static ApexChartOptions Daily(UsageReportData r) => new()
     {
