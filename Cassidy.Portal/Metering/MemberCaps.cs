@@ -11,9 +11,12 @@ public sealed record MemberCapRow(string UserId, string Name, string Email, Orga
     public MemberCapStatus Status => EffectiveCap switch
     {
         null => MemberCapStatus.Unlimited,
-        { } cap when Used >= cap => MemberCapStatus.Blocked,
-        { } cap when Used * 100 >= cap * 80 => MemberCapStatus.Near,
-        _ => MemberCapStatus.Within,
+        { } cap => UsageLevels.Of(Used, cap) switch
+        {
+            UsageLevel.Reached => MemberCapStatus.Blocked,
+            UsageLevel.Near => MemberCapStatus.Near,
+            _ => MemberCapStatus.Within,
+        },
     };
 }
 

@@ -19,7 +19,7 @@ public sealed class MeteringOptions
 /// <summary>Credits per 1,000 tokens.</summary>
 public sealed class ModelPrice
 {
-    public string Tier { get; set; } = "standard";
+    public string Tier { get; set; } = ModelTiers.Standard;
     public decimal Input { get; set; }
     public decimal Output { get; set; }
     public string? LighterAlternative { get; set; }

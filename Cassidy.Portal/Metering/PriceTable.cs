@@ -24,7 +24,6 @@ public sealed class PriceTable(MeteringOptions options)
 {
     public MeteringOptions Options { get; } = options;
 
-    public bool IsKnownModel(string model) => Options.Models.ContainsKey(model);
 
     public Price Price(string model, long inputTokens, long knowledgeTokens, long outputTokens,
         IReadOnlyList<string> capabilities, string feature)

@@ -131,7 +131,7 @@ public sealed record MemberUsageRow(string UserId, string Name, string Email, Or
     long Calls, long? Cap, long PeriodUsed)
 {
     public decimal? CapUsedPercent => Cap is > 0 ? Math.Round(100m * PeriodUsed / Cap.Value, 1) : Cap == 0 ? 100m : null;
-    public CapStatus Status => CapUsedPercent switch { >= 100m => CapStatus.AtCap, >= 80m => CapStatus.NearCap, _ => CapStatus.Ok };
+    public CapStatus Status => CapUsedPercent is { } p ? UsageLevels.Of(p) switch { UsageLevel.Reached => CapStatus.AtCap, UsageLevel.Near => CapStatus.NearCap, _ => CapStatus.Ok } : CapStatus.Ok;
 }
 
 /// <summary>Storage (latest gauge) and meeting hours of the current period, against the plan.</summary>
@@ -256,7 +256,7 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
             .OrderByDescending(a => a.Credits).ToList();
     }
 
-    private string Tier(string model) => ledger.Prices.Options.Models.TryGetValue(model, out var p) ? p.Tier : "standard";
+    private string Tier(string model) => ledger.Prices.Options.Models.TryGetValue(model, out var p) ? p.Tier : ModelTiers.Standard;
 
     /// <summary>What a model's usage would have cost on the lighter model of its family: tokens re-priced, fees kept.</summary>
     private long LightCost(ModelUsage m)
@@ -273,7 +273,7 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         {
             ledger.Prices.Options.Models.TryGetValue(m.Model, out var p);
             knowledge += ledger.Prices.TokenMillicredits(m.Model, 0, m.KnowledgeTokens, 0);
-            if (p is { Tier: "light" }) light += m.Credits;
+            if (p is { Tier: ModelTiers.Light }) light += m.Credits;
             else
             {
                 standard += m.Credits;
