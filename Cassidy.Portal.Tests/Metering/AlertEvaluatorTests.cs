@@ -189,6 +189,10 @@ public sealed class AlertEvaluatorTests : IAsyncLifetime
     [InlineData(AlertKinds.OrgAllowancePercent, "50, lots", null, "“lots” is not a whole number of percent. Separate thresholds with commas, like 50, 80, 100.")]
     [InlineData(AlertKinds.MemberCapPercent, "0", null, "Each threshold must be between 1 and 1,000 percent.")]
     [InlineData(AlertKinds.OrgBalanceBelow, "1000, 500", "500,1000", null)]
+    [InlineData(AlertKinds.OrgBalanceBelow, "12,000", "12000", null)] // written like a limit
+    [InlineData(AlertKinds.OrgBalanceBelow, "500; 12,000", "500,12000", null)]
+    [InlineData(AlertKinds.OrgBalanceBelow, "1,000, 2,500", "1000,2500", null)]
+    [InlineData(AlertKinds.OrgBalanceBelow, "500,1000", "500,1000", null)] // not groups of three: two thresholds
     public void Thresholds_are_validated(string kind, string text, string? normalized, string? error) =>
         Assert.Equal((normalized, error), AlertRules.ParseThresholds(kind, text));
 
