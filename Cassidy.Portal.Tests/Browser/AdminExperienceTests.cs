@@ -152,4 +152,28 @@ public sealed class AdminExperienceTests(BrowserFixture browser)
         await admin.GetByTestId("account-back").ClickAsync();
         await Expect(admin).ToHaveURLAsync(new Regex("/orgs/acme/"));
     }
+
+    [Fact]
+    public async Task A_support_answer_reaches_whoever_asked_in_the_bell_and_by_email()
+    {
+        var admin = await browser.SignInAsync("admin@globex.test");
+        await BrowserFixture.GoAsync(admin, "/orgs/globex/settings/plan");
+        var question = $"We need 50,000 more credits for a launch ({Guid.NewGuid():N}).";
+        await admin.Locator("#support-message").FillAsync(question);
+        await admin.GetByTestId("support-send").ClickAsync();
+        await Expect(admin.GetByTestId("support-sent")).ToBeVisibleAsync();
+
+        var staff = await browser.SignInAsync("staff@cassidy.test");
+        var request = staff.GetByTestId("support-request").Filter(new() { HasText = question });
+        await Expect(request).ToBeVisibleAsync();
+        await request.GetByLabel("Answer").FillAsync("Granted: 50,000 credits until the end of next month.");
+        await request.GetByRole(AriaRole.Button, new() { Name = "Mark answered" }).ClickAsync();
+        await Expect(staff.GetByText("Request marked answered.")).ToBeVisibleAsync();
+
+        var mail = await browser.Factory.DeliveredEmailAsync("admin@globex.test", "Cassidy support answered");
+        Assert.Contains(question, mail.TextBody);
+        Assert.Contains("Granted: 50,000 credits", mail.TextBody);
+        await BrowserFixture.GoAsync(admin, "/notifications");
+        await Expect(admin.GetByText("Granted: 50,000 credits until the end of next month.", new() { Exact = false }).First).ToBeVisibleAsync();
+    }
 }
