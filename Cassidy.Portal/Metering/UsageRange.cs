@@ -1,0 +1,71 @@
+using Cassidy.Portal.Data;
+
+namespace Cassidy.Portal.Metering;
+
+/// <summary>[FromUtc, ToUtc): whole UTC hours, because the rollups are hourly buckets.</summary>
+public sealed record UsageRange(DateTime FromUtc, DateTime ToUtc)
+{
+    /// <summary>The longest range a page or an export reads: a custom range of centuries would build a chart point per day.</summary>
+    public const int MaxDays = 400;
+
+    /// <summary>Why a custom range can't be read, in words for the person who chose it; null when it can.</summary>
+    public static string? Problem(DateTime fromUtc, DateTime toUtc) =>
+        toUtc <= fromUtc ? "The end of the range must come after its start."
+        : fromUtc.Year < 2000 || toUtc.Year > 2100 ? "Choose dates between the years 2000 and 2100."
+        : toUtc - fromUtc > TimeSpan.FromDays(MaxDays + 1) ? $"Choose a range of at most {MaxDays} days."
+        : null;
+
+    /// <summary>Local days <paramref name="first"/>..<paramref name="last"/> (inclusive) in <paramref name="zone"/>.</summary>
+    public static UsageRange Days(DateOnly first, DateOnly last, TimeZoneInfo zone) =>
+        new(LocalDays.StartUtc(first, zone), LocalDays.StartUtc(last.AddDays(1), zone));
+
+    /// <summary>A billing period; an hour is counted in the period its bucket starts in.</summary>
+    public static UsageRange Period(BillingPeriod period) => new(LocalDays.FloorHour(period.Start), LocalDays.FloorHour(period.End));
+
+    /// <summary>The last <paramref name="days"/> local days, today included.</summary>
+    public static UsageRange LastDays(int days, DateTime nowUtc, TimeZoneInfo zone)
+    {
+        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(nowUtc, zone));
+        return Days(today.AddDays(1 - days), today, zone);
+    }
+
+    /// <summary>The local days the range touches, up to <paramref name="nowUtc"/> (no empty future days on charts).</summary>
+    public IReadOnlyList<DateOnly> LocalDates(TimeZoneInfo zone, DateTime nowUtc)
+    {
+        var end = ToUtc < nowUtc ? ToUtc : nowUtc;
+        if (end <= FromUtc) end = FromUtc.AddTicks(1);
+        var first = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(FromUtc, zone));
+        var last = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(end.AddTicks(-1), zone));
+        var days = new List<DateOnly>();
+        for (var d = first; d <= last; d = d.AddDays(1)) days.Add(d);
+        return days;
+    }
+}
+
+/// <summary>
+/// Local days of an organization's time zone, from hourly UTC buckets. Exact for zones with whole-hour offsets (DST
+/// included: each hour is converted on its own). In zones offset by :30 or :45 an hour belongs to the day its start
+/// falls on, the finest split hourly buckets allow.
+/// </summary>
+public static class LocalDays
+{
+    /// <summary>
+    /// The first UTC hour of a local day: the hour its midnight (or, when DST skips midnight, its first valid time) falls
+    /// in — or the next one in zones offset by :30 or :45, where <see cref="Of"/> counts the hour holding midnight in the
+    /// day before. So a day's hours are exactly those from its start to the next day's start.
+    /// </summary>
+    public static DateTime StartUtc(DateOnly day, TimeZoneInfo zone)
+    {
+        var local = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Unspecified);
+        while (zone.IsInvalidTime(local)) local = local.AddMinutes(15);
+        var hour = FloorHour(TimeZoneInfo.ConvertTimeToUtc(local, zone));
+        return Of(hour, zone) < day ? hour.AddHours(1) : hour;
+    }
+
+    /// <summary>The local day an hourly bucket belongs to: each hour is converted on its own, so DST days have 23 or 25 hours.</summary>
+    public static DateOnly Of(DateTime hourUtc, TimeZoneInfo zone) =>
+        DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(hourUtc, DateTimeKind.Utc), zone));
+
+    public static DateTime FloorHour(DateTime utc) =>
+        new(utc.Ticks - utc.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc);
+}
