@@ -371,7 +371,7 @@ internal sealed class SimulationRun : IAsyncDisposable
                 var holds = Model.Organizations.Values.SelectMany(o => o.Holds.Keys).ToList();
                 return new ReleaseOperation { Organization = org, HoldId = holds.Count > 0 && Random.Next(6) > 0 ? holds[Random.Next(holds.Count)] : "hold_unknown" };
             case < 64: return NewPackage(org);
-            case < 66: return new GrantOperation { Organization = org, Package = false, Credits = Random.Next(8) == 0 ? 0 : Random.Next(-1500, 2500) };
+            case < 66: return NewAdjustment(org);
             case < 70: return NewUpgrade(org);
             case < 72:
                 var lower = _plans.All.Where(p => p.SelfServe && p.MonthlyCredits * 1000 < org.Allowance).Select(p => p.Name).ToList();
@@ -396,6 +396,17 @@ internal sealed class SimulationRun : IAsyncDisposable
             case < 93: return new TickOperation();
             default: return new IngestOperation { Organization = org, Events = [NewEvent(org), NewEvent(org)] };
         }
+    }
+
+    /// <summary>
+    /// A staff adjustment; the most negative draws drain the organization past zero instead (no extra draw, so seeds keep
+    /// their sequence), so running out of credits and getting them back is exercised too.
+    /// </summary>
+    private GrantOperation NewAdjustment(ModelOrganization org)
+    {
+        var credits = Random.Next(8) == 0 ? 0 : Random.Next(-1500, 2500);
+        if (credits < -1300) credits = -(int)Math.Min(org.Balance / 1000 + 1 - credits / 100, 100_000_000);
+        return new GrantOperation { Organization = org, Package = false, Credits = credits };
     }
 
     private GrantOperation NewPackage(ModelOrganization org)
@@ -851,6 +862,18 @@ internal sealed class SimulationRun : IAsyncDisposable
                         Expect($"{org.Slug}: alert {t}% of {m.NormalizedEmail}'s cap fired", true, fired.Contains(((long)rule[0]!, t, m.UserId)));
             }
         }
+
+        // Thresholds reached together are told once, by the highest: a covered firing points at a higher one of its rule and subject.
+        Expect($"{org.Slug}: a firing told with another that is not a higher threshold of the same rule and subject", 0, Rows(c, """
+            SELECT f.Id FROM AlertFirings f LEFT JOIN AlertFirings w ON w.Id = f.SentWithId
+            WHERE f.OrganizationId = $org AND f.SentWithId IS NOT NULL
+              AND (w.Id IS NULL OR w.RuleId <> f.RuleId OR w.Subject <> f.Subject OR w.Threshold <= f.Threshold OR w.SentWithId IS NOT NULL)
+            """, org.Id).Count);
+
+        // Out of credits and back again: the evaluation leaves the organization's credit state as the model's balance says.
+        var state = Rows(c, "SELECT Exhausted FROM CreditStates WHERE OrganizationId = $org AND Subject = 'org'", org.Id);
+        var exhausted = state.Count == 1 && Convert.ToInt64(state[0][0], System.Globalization.CultureInfo.InvariantCulture) == 1;
+        Expect($"{org.Slug}: credit state exhausted with a balance of {org.Balance}", org.Balance <= 0, exhausted);
     }
 
     private static string Describe(IReadOnlyDictionary<string, long> usage) =>
