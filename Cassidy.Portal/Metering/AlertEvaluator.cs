@@ -242,7 +242,7 @@ public sealed class AlertEvaluator : BackgroundService
         var firing = new AlertFiring
         {
             OrganizationId = organizationId, RuleId = rule.Id, Threshold = crossing.Threshold, PeriodStart = periodStart,
-            Subject = crossing.Subject, FiredAt = now, Summary = Truncate(message.ForAdmins.Title, 500),
+            Subject = crossing.Subject, FiredAt = now, Summary = Text.Shorten(message.ForAdmins.Title, 500),
         };
 
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -284,8 +284,8 @@ public sealed class AlertEvaluator : BackgroundService
             {
                 db.Notifications.Add(new Notification
                 {
-                    UserId = person.UserId, OrganizationId = organizationId, FiringId = firing.Id, Title = Truncate(text.Title, 200),
-                    Body = Truncate(text.Body, 1000), Link = text.Link, CreatedAt = now,
+                    UserId = person.UserId, OrganizationId = organizationId, FiringId = firing.Id, Title = Text.Shorten(text.Title, 200),
+                    Body = Text.Shorten(text.Body, 1000), Link = text.Link, CreatedAt = now,
                 });
                 notified.Add(person.UserId);
             }
@@ -376,8 +376,6 @@ public sealed class AlertEvaluator : BackgroundService
                    "<p style=\"color:#666\">You receive this because of a credit usage alert rule. Admins change alert rules under Settings → Limits &amp; alerts.</p>";
         return new EmailMessage(to, text.Title, plain, html, $"alert:{firingId}:{to.ToLowerInvariant()}", "alert");
     }
-
-    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
     public override void Dispose()
     {

@@ -70,16 +70,16 @@ public sealed class NotificationCenter(IDbContextFactory<PortalDbContext> dbFact
         {
             db.Notifications.Add(new Notification
             {
-                UserId = person.UserId, OrganizationId = organizationId, Title = Cut(message.Title, 200), Body = Cut(message.Body, 1000),
+                UserId = person.UserId, OrganizationId = organizationId, Title = Text.Shorten(message.Title, 200), Body = Text.Shorten(message.Body, 1000),
                 Link = message.Link, CreatedAt = now,
             });
             told.Add(person.UserId);
             if (person.Email.Length == 0) continue;
             var greeting = person.Name.Length == 0 ? "Hello," : $"Hello {person.Name},";
-            outbox.Enqueue(db, new EmailMessage(person.Email, Cut(message.Title, 300), $"{greeting}\n\n{message.Body}\n\nOpen: {link}\n",
+            outbox.Enqueue(db, new EmailMessage(person.Email, Text.Shorten(message.Title, 300), $"{greeting}\n\n{message.Body}\n\nOpen: {link}\n",
                 $"<p>{WebUtility.HtmlEncode(greeting)}</p><p style=\"white-space:pre-wrap\">{WebUtility.HtmlEncode(message.Body)}</p>" +
                 $"<p><a href=\"{WebUtility.HtmlEncode(link)}\">{WebUtility.HtmlEncode(link)}</a></p>",
-                Cut($"{key}:{person.Email.ToLowerInvariant()}", 200), kind));
+                Text.Shorten($"{key}:{person.Email.ToLowerInvariant()}", 200), kind));
         }
         return told;
     }
@@ -91,8 +91,6 @@ public sealed class NotificationCenter(IDbContextFactory<PortalDbContext> dbFact
         outbox.Wake();
         Changed(told);
     }
-
-    private static string Cut(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
     public async Task<int> UnreadCountAsync(string userId, CancellationToken ct = default)
     {

@@ -132,8 +132,8 @@ public sealed class WebhookDispatcher : BackgroundService
         var delivered = status is >= 200 and < 300;
         delivery.Attempts++;
         delivery.LastStatusCode = status;
-        delivery.LastError = delivered ? null : Cut(excerpt, 500);
-        db.WebhookAttempts.Add(new WebhookAttempt { DeliveryId = delivery.Id, At = now, StatusCode = status, LatencyMs = latency, Excerpt = Cut(excerpt, 500) });
+        delivery.LastError = delivered ? null : Text.Shorten(excerpt, 500);
+        db.WebhookAttempts.Add(new WebhookAttempt { DeliveryId = delivery.Id, At = now, StatusCode = status, LatencyMs = latency, Excerpt = Text.Shorten(excerpt, 500) });
         if (delivered)
         {
             delivery.DeliveredAt = now;
@@ -158,7 +158,7 @@ public sealed class WebhookDispatcher : BackgroundService
             await FailedAsync(endpoint, now, delivery.FailedAt is not null ? delivery.RetryingSince : null);
         if (!delivered)
             _logger.LogWarning("Webhook delivery {Delivery} ({EventType} {EventId}) to endpoint {Endpoint} failed (attempt {Attempts}): {Status} {Excerpt}",
-                delivery.Id, delivery.EventType, delivery.EventId, endpoint.Id, delivery.Attempts, status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no response", Cut(excerpt, 200));
+                delivery.Id, delivery.EventType, delivery.EventId, endpoint.Id, delivery.Attempts, status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no response", Text.Shorten(excerpt, 200));
         return new AttemptOutcome(delivered, status, latency, excerpt);
     }
 
@@ -260,8 +260,6 @@ public sealed class WebhookDispatcher : BackgroundService
         _notifications.Delivered(told);
         _logger.LogWarning("Webhook endpoint {Endpoint} of organization {Organization} disabled after 24 h of failed deliveries.", endpoint.Id, org.Id);
     }
-
-    private static string Cut(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
     public override void Dispose()
     {

@@ -98,14 +98,13 @@ public static class WebhookEvents
     {
         static string Escape(string s) => s.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
             .Replace(">", "&gt;", StringComparison.Ordinal);
-        static string Cut(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
         var message = new
         {
-            text = Escape(Cut(e.Data.Title, 300)),
+            text = Escape(Text.Shorten(e.Data.Title, 300)),
             blocks = new object[]
             {
-                new { type = "header", text = new { type = "plain_text", text = Cut(e.Data.Title, 150), emoji = false } },
-                new { type = "section", text = new { type = "plain_text", text = Cut(e.Data.Text, 2900), emoji = false } },
+                new { type = "header", text = new { type = "plain_text", text = Text.Shorten(e.Data.Title, 150), emoji = false } },
+                new { type = "section", text = new { type = "plain_text", text = Text.Shorten(e.Data.Text, 2900), emoji = false } },
                 new { type = "context", elements = new object[] { new { type = "mrkdwn", text = $"<{e.Data.Url}|Open in Cassidy> · {Escape(e.Organization.Name)}" } } },
             },
         };
