@@ -187,12 +187,16 @@ public sealed class PlanChanges(
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var orgs = await db.Organizations.AsNoTracking().Where(o => paid.Contains(o.Plan))
             .Select(o => new { o.Id, o.Plan, o.BillingAnchor }).ToListAsync(ct);
+        // One read of the invoices that can cover a current period (a period is at most a month): not a query per organization.
+        var since = Now.AddDays(-32);
+        var recent = (await db.Invoices.AsNoTracking().Where(i => i.Status != InvoiceStatuses.Void && i.PeriodEnd > since)
+                .Select(i => new { i.OrganizationId, i.PeriodStart, i.PeriodEnd }).ToListAsync(ct))
+            .ToLookup(i => i.OrganizationId);
         var issued = 0;
         foreach (var org in orgs)
         {
             var period = BillingPeriods.Containing(org.BillingAnchor, Now);
-            if (await db.Invoices.AnyAsync(i => i.OrganizationId == org.Id && i.Status != InvoiceStatuses.Void
-                    && i.PeriodEnd > period.Start && i.PeriodStart < period.End, ct)) continue;
+            if (recent[org.Id].Any(i => i.PeriodEnd > period.Start && i.PeriodStart < period.End)) continue;
             var plan = plans.Get(org.Plan);
             db.Invoices.Add(new Invoice
             {
