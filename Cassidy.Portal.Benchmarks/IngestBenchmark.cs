@@ -92,7 +92,7 @@ public static class IngestBenchmark
         // With a model and token ceilings authorize places a hold, and answers only once the hold is durable (LEDGER.md):
         // each such call waits for a group commit. No target of its own; shown so the price of that guarantee is known.
         // The ingest above used up the organization's credits: a package first, or no hold would be placed.
-        var ledger = portal.Services.GetRequiredService<Metering.CreditLedger>();
+        var ledger = portal.Services.GetRequiredService<Ledger.CreditLedger>();
         var bench = (await ledger.GetBalanceAsync("bench"))!;
         await ledger.GrantAsync(bench.OrganizationId, Data.GrantKinds.CreditPackage, 100_000_000_000, null, "benchmark holds", null);
         var holds = await LoadAsync("authorize placing holds", http, 32, duration,
@@ -288,7 +288,7 @@ public static class IngestBenchmark
                 db.Memberships.AddRange(ids.Skip(1).Select(id => new Membership { OrganizationId = org.Id, UserId = id, Role = OrganizationRole.Member }));
                 await db.SaveChangesAsync();
             }
-            await scope.ServiceProvider.GetRequiredService<Metering.CreditLedger>().RefreshAsync(org.Id);
+            await scope.ServiceProvider.GetRequiredService<Ledger.CreditLedger>().RefreshAsync(org.Id);
             for (var i = 0; i < channels; i++)
             {
                 var created = await scope.ServiceProvider.GetRequiredService<Webhooks.WebhookEndpoints>().CreateAsync(org.Id, AuditActor.System,

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Billing;
+using Cassidy.Portal.Ledger;
+using Cassidy.Portal.Pricing;
+using Cassidy.Portal.Usage;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
@@ -31,8 +34,7 @@ public static class UsageBenchmark
         Console.WriteLine($"Cassidy usage benchmark — {Environment.ProcessorCount} cores, {runs} runs per figure, database {folder}");
 
         var services = new ServiceCollection();
-        services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3);
-        services.AddDbContextFactory<PortalDbContext>(o => o.UseSqlite(connectionString).AddInterceptors(new SqliteConnectionSetup()));
+        services.AddPortalDatabase(connectionString);
         await using var provider = services.BuildServiceProvider();
         await PortalDatabase.MigrateAsync(provider);
         var dbFactory = provider.GetRequiredService<IDbContextFactory<PortalDbContext>>();

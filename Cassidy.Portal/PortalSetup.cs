@@ -1,14 +1,18 @@
 using System.Security.Cryptography.X509Certificates;
 using Cassidy.Portal.Api;
-using Cassidy.Portal.Components;
+using Cassidy.Portal.Billing;
 using Cassidy.Portal.Components.Account;
+using Cassidy.Portal.Components;
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Demo;
 using Cassidy.Portal.Exports;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Ledger;
+using Cassidy.Portal.Limits;
 using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
+using Cassidy.Portal.Pricing;
 using Cassidy.Portal.Security;
+using Cassidy.Portal.Usage;
 using Cassidy.Portal.Webhooks;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -54,15 +58,7 @@ public static class PortalSetup
         services.AddScoped<IAuthorizationHandler, OrganizationAuthorizationHandler>();
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, OrganizationAuthorizationResultHandler>();
 
-        // Read when first used, so configuration layered on by a test host is seen too.
-        services.AddDbContextFactory<PortalDbContext>((sp, options) => options
-            .UseSqlite(sp.GetRequiredService<IConfiguration>().GetConnectionString("Portal")
-                ?? throw new InvalidOperationException("Connection string 'Portal' is not configured."))
-            // A SQLite table rebuild turns foreign keys off around its transaction (PRAGMA foreign_keys cannot change inside
-            // one); EF warns about that on every fresh install. The rebuild itself is transactional, and the README's
-            // upgrade steps start with a backup.
-            .ConfigureWarnings(w => w.Ignore(RelationalEventId.NonTransactionalMigrationOperationWarning))
-            .AddInterceptors(new SqliteConnectionSetup()));
+        services.AddPortalDatabase();
         services.AddDatabaseDeveloperPageExceptionFilter();
 
         // Keys in the database (not a per-machine folder), under a fixed name: auth cookies and antiforgery tokens
@@ -75,7 +71,6 @@ public static class PortalSetup
                 // An account signs in once its address is confirmed (the link of the confirmation e-mail, or of a password
                 // reset): nobody works under an address they don't own.
                 options.SignIn.RequireConfirmedAccount = true;
-                options.Stores.SchemaVersion = IdentitySchemaVersions.Version3;
                 options.Password.RequiredLength = 8;
                 options.Lockout.MaxFailedAccessAttempts = 5;
                 options.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(15);
@@ -109,20 +104,15 @@ public static class PortalSetup
         services.AddScoped<AccountChanges>();
         services.AddScoped<OrganizationSettings>();
         services.AddScoped<AuditQueries>();
-        services.AddScoped<CreditOverview>();
-        services.AddScoped<UsageReport>();
-        services.AddScoped<IPaymentCapture, RecordedInvoices>();
-        services.AddScoped<PlanChanges>();
         services.AddScoped<SupportRequests>();
         services.AddScoped<StaffDesk>();
-        services.AddMetering();
+        services.AddPricing();
+        services.AddBilling();
+        services.AddLedger();
+        services.AddUsage();
+        services.AddLimits();
         services.AddSingleton<NotificationCenter>();
         services.AddWebhooks();
-        services.AddSingleton<CreditStateAlerts>();
-        services.AddSingleton<AlertEvaluator>();
-        services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
-        services.AddScoped<AlertRules>();
-        services.AddScoped<MemberCaps>();
         return services;
     }
 

@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Ledger;
 using Cassidy.Portal.Organizations;
 using Cassidy.Portal.Tests.Infrastructure;
 using Microsoft.AspNetCore.Identity;

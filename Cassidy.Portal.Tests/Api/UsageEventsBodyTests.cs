@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Cassidy.Portal.Api;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Ledger;
 
 namespace Cassidy.Portal.Tests.Api;
 

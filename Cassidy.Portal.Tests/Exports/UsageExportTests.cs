@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using Cassidy.Portal.Components.Shared;
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Usage;
 using Cassidy.Portal.Tests.Organizations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;

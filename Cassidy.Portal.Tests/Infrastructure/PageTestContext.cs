@@ -1,9 +1,9 @@
 using System.Security.Claims;
 using Cassidy.Portal.Components.Account;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Billing;
+using Cassidy.Portal.Usage;
 using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
-using Cassidy.Portal.Tests.Metering;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Cassidy.Portal.Security;
@@ -33,7 +33,7 @@ public abstract class PageTestContext : MudTestContext
         Services.AddScoped<MemberManagement>();
         Services.AddScoped<OrganizationSettings>();
         Services.AddScoped<AuditQueries>();
-        Services.AddScoped<CreditOverview>();
+        Services.AddScoped<OverviewReport>();
         Services.AddScoped<IPaymentCapture, RecordedInvoices>();
         Services.AddScoped<PlanChanges>();
         Services.AddScoped<SupportRequests>();

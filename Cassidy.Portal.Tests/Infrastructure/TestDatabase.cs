@@ -25,12 +25,8 @@ public sealed class TestDatabase : IAsyncDisposable
         return db;
     }
 
-    /// <summary>Registers the context factory as the app does, with the app's Identity schema version.</summary>
-    public void AddTo(IServiceCollection services)
-    {
-        services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3);
-        services.AddDbContextFactory<PortalDbContext>(o => o.UseSqlite(ConnectionString).AddInterceptors(new SqliteConnectionSetup()));
-    }
+    /// <summary>Registers this database as the app registers its own (<see cref="PortalDatabase.AddPortalDatabase"/>).</summary>
+    public void AddTo(IServiceCollection services) => services.AddPortalDatabase(ConnectionString);
 
     public IDbContextFactory<PortalDbContext> CreateFactory() => _provider.GetRequiredService<IDbContextFactory<PortalDbContext>>();
 

@@ -1,6 +1,7 @@
-using Cassidy.Portal.Tests.Metering;
 using netDumbster.smtp;
 using static Cassidy.Portal.Tests.Notifications.EmailTestServices;
+
+using Cassidy.Portal.Tests.Infrastructure;
 
 namespace Cassidy.Portal.Tests.Notifications;
 

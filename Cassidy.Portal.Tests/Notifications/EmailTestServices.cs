@@ -22,13 +22,7 @@ public sealed class EmailTestServices : IAsyncDisposable
 
     public EmailTestServices(TestDatabase database, TimeProvider time, IDictionary<string, string?> settings)
     {
-        var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
-        services.AddLogging();
-        services.AddSingleton(time);
-        database.AddTo(services);
-        services.AddEmail();
-        _provider = services.BuildServiceProvider();
+        _provider = TestServices.Build(database, time, settings);
     }
 
     public static EmailTestServices WithSmtp(TestDatabase database, TimeProvider time, int port, double pollSeconds = 60) =>

@@ -1,5 +1,6 @@
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Billing;
+using Cassidy.Portal.Ledger;
 using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
 using Cassidy.Portal.Tests.Infrastructure;
@@ -25,15 +26,13 @@ public sealed class MemberManagementTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _db = await TestDatabase.CreateAsync();
-        var services = new ServiceCollection();
-        _db.AddTo(services);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Plans:Free:Members"] = "3", ["Plans:Team:Members"] = "25", ["Portal:BaseUrl"] = "http://portal.test",
         }).Build();
-        _ledger = Metering.LedgerHarness.NewLedger(_db, _clock);
+        _ledger = LedgerHarness.NewLedger(_db, _clock);
         _outbox = new EmailOutbox(_clock, new Microsoft.AspNetCore.DataProtection.EphemeralDataProtectionProvider());
-        _members = new MemberManagement(services.BuildServiceProvider().GetRequiredService<IDbContextFactory<PortalDbContext>>(), configuration, _clock,
+        _members = new MemberManagement(_db.CreateFactory(), configuration, _clock,
             _outbox, PlanCatalog.FromConfiguration(configuration), _ledger);
         _acme = await _db.AddOrganizationAsync("acme", "Acme Corp", "Team");
         _owner = await _db.AddUserAsync("admin@acme.test", "Avery Admin");

@@ -1,8 +1,6 @@
 using System.Text.Json;
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
 using Cassidy.Portal.Tests.Infrastructure;
-using Cassidy.Portal.Tests.Metering;
 using Cassidy.Portal.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;

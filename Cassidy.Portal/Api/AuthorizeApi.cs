@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Ledger;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Cassidy.Portal.Api;

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Cassidy.Portal.Metering;
 
 namespace Cassidy.Portal.Api;
 

@@ -5,6 +5,7 @@ public static class InternalApi
 {
     public static IServiceCollection AddInternalApi(this IServiceCollection services)
     {
+        services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection(IngestOptions.Section).Get<IngestOptions>() ?? new IngestOptions());
         services.AddSingleton<IngestKeys>();
         services.AddSingleton<InternalApiGate>();
         services.AddProblemDetails();

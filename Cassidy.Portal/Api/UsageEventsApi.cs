@@ -1,4 +1,4 @@
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Ledger;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Cassidy.Portal.Api;

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Ledger;
 
 namespace Cassidy.Portal.Api;
 

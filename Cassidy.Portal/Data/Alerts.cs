@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Cassidy.Portal.Limits;
 
 namespace Cassidy.Portal.Data;
 

@@ -1,10 +1,34 @@
+using Microsoft.AspNetCore.Identity;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace Cassidy.Portal.Data;
 
 public static class PortalDatabase
 {
+    /// <summary>
+    /// The portal's database as every host registers it (the web app, the simulation, the benchmarks and the tests): the
+    /// context factory on SQLite with the connection set-up of <see cref="SqliteConnectionSetup"/>, and the Identity schema
+    /// version the migrations were made with. The connection string is <paramref name="connectionString"/>, or
+    /// <c>ConnectionStrings:Portal</c> read when first used (so configuration layered on by a test host is seen too).
+    /// </summary>
+    public static IServiceCollection AddPortalDatabase(this IServiceCollection services, string? connectionString = null)
+    {
+        services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3);
+        services.AddDbContextFactory<PortalDbContext>((sp, options) => options
+            .UseSqlite(connectionString ?? ConnectionString(sp.GetRequiredService<IConfiguration>()))
+            // A SQLite table rebuild turns foreign keys off around its transaction (PRAGMA foreign_keys cannot change inside
+            // one); EF warns about that on every fresh install. The rebuild itself is transactional, and the README's
+            // upgrade steps start with a backup.
+            .ConfigureWarnings(w => w.Ignore(RelationalEventId.NonTransactionalMigrationOperationWarning))
+            .AddInterceptors(new SqliteConnectionSetup()));
+        return services;
+    }
+
+    public static string ConnectionString(IConfiguration configuration) =>
+        configuration.GetConnectionString("Portal") ?? throw new InvalidOperationException("Connection string 'Portal' is not configured.");
+
     /// <summary>Creates the database folder, applies the committed migrations and switches the file to WAL.</summary>
     public static async Task MigrateAsync(IServiceProvider services, CancellationToken ct = default)
     {

@@ -1,5 +1,6 @@
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Billing;
+using Cassidy.Portal.Ledger;
 using Cassidy.Portal.Organizations;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;

@@ -1,5 +1,6 @@
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Billing;
+using Cassidy.Portal.Ledger;
 
 namespace Cassidy.Portal.Demo;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
-using Cassidy.Portal.Metering;
 using Cassidy.Portal.Organizations;
+using Cassidy.Portal.Usage;
 using CsvHelper;
 using Cassidy.Portal.Security;
 

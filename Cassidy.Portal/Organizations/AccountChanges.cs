@@ -1,5 +1,5 @@
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Ledger;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 

@@ -1,6 +1,7 @@
 using System.Security.Claims;
-using Cassidy.Portal.Security;
+using Cassidy.Portal.Billing;
 using Cassidy.Portal.Data;
+using Cassidy.Portal.Security;
 
 namespace Cassidy.Portal.Organizations;
 

@@ -2,7 +2,8 @@ using System.Net.Mail;
 using System.Security.Cryptography;
 using System.Text;
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Billing;
+using Cassidy.Portal.Ledger;
 using Cassidy.Portal.Notifications;
 using Microsoft.EntityFrameworkCore;
 

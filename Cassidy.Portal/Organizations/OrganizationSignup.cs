@@ -1,6 +1,7 @@
 using System.Text;
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Ledger;
+using Cassidy.Portal.Limits;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cassidy.Portal.Organizations;

@@ -1,6 +1,8 @@
 using System.Globalization;
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Billing;
+using Cassidy.Portal.Ledger;
+using Cassidy.Portal.Pricing;
 
 namespace Cassidy.Portal.Simulation;
 
@@ -35,6 +37,15 @@ internal sealed class ReferenceModel(MeteringOptions prices, PlanCatalog plans)
         if (feature == Features.WorkflowRun) credits += prices.WorkflowActionFee;
         return ((long)decimal.Ceiling(credits * 1000m), null);
     }
+
+    /// <summary>
+    /// What the same call would have cost on the lighter model of its family (the "where credits go" advice): the call
+    /// priced again with the lighter model's tokens, fees kept; its own price when it has no lighter alternative.
+    /// </summary>
+    public long OnLighterModel(string model, long input, long knowledge, long output, IEnumerable<string> capabilities, string feature) =>
+        prices.Models.TryGetValue(model, out var p) && p.LighterAlternative is { } light && prices.Models.ContainsKey(light)
+            ? Price(light, input, knowledge, output, capabilities, feature).Millicredits
+            : Price(model, input, knowledge, output, capabilities, feature).Millicredits;
 
     // ---- §4 the usage-events contract ---------------------------------------------------------------------------
 
@@ -95,6 +106,8 @@ internal sealed class ReferenceModel(MeteringOptions prices, PlanCatalog plans)
             var (price, error) = Price(e.Model!, e.InputTokens!.Value, e.KnowledgeTokens ?? 0, e.OutputTokens!.Value, e.Capabilities ?? [], e.Feature!);
             if (error is not null) return UsageResult.Rejected(e.Id, error);
             credits = price;
+            var onLight = OnLighterModel(e.Model!, e.InputTokens!.Value, e.KnowledgeTokens ?? 0, e.OutputTokens!.Value, e.Capabilities ?? [], e.Feature!);
+            org.Calls.Add(credits, onLight, e.AgentId is not null || e.WorkflowId is not null);
             org.Debit(credits, LedgerKinds.Usage, now);
             org.UsageEntries++;
             org.MemberUsage[member!.UserId] = org.MemberUsage.GetValueOrDefault(member.UserId) + credits;
@@ -107,6 +120,24 @@ internal sealed class ReferenceModel(MeteringOptions prices, PlanCatalog plans)
 }
 
 internal sealed record ModelEvent(string Content, long Credits, string Type);
+
+/// <summary>Every recorded model call added up, as the rollups must add up: credits, and credits on the lighter model; all, and of agents and workflows.</summary>
+internal sealed class ModelCallTotals
+{
+    public long Credits { get; private set; }
+    public long OnLighterModel { get; private set; }
+    public long AgentCredits { get; private set; }
+    public long AgentOnLighterModel { get; private set; }
+
+    public void Add(long credits, long onLighterModel, bool byAgent)
+    {
+        Credits += credits;
+        OnLighterModel += onLighterModel;
+        if (!byAgent) return;
+        AgentCredits += credits;
+        AgentOnLighterModel += onLighterModel;
+    }
+}
 
 internal sealed record ModelMember(string UserId, string NormalizedEmail, long? Cap);
 
@@ -153,6 +184,7 @@ internal sealed class ModelOrganization
     public Dictionary<string, long> MemberUsage { get; } = new(StringComparer.Ordinal);
     public long PeriodUsage { get; set; }
     public long UsageEntries { get; set; }
+    public ModelCallTotals Calls { get; } = new();
     public Dictionary<string, long> LedgerByKind { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, ModelEvent> Events { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, ModelHold> Holds { get; } = new(StringComparer.Ordinal);

@@ -1,4 +1,4 @@
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Ledger;
 
 namespace Cassidy.Portal.Simulation;
 

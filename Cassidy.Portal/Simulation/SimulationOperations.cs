@@ -1,5 +1,7 @@
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Billing;
+using Cassidy.Portal.Ledger;
+using Cassidy.Portal.Limits;
 using Cassidy.Portal.Organizations;
 using Microsoft.EntityFrameworkCore;
 

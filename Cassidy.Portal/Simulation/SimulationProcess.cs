@@ -1,5 +1,7 @@
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Billing;
+using Cassidy.Portal.Ledger;
+using Cassidy.Portal.Limits;
 using Cassidy.Portal.Organizations;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
@@ -18,7 +20,7 @@ internal sealed class SimulationProcess : IAsyncDisposable
     private readonly AsyncServiceScope _scope;
 
     public CreditLedger Ledger { get; }
-    public IngestWriter Writer => Ledger.Writer;
+    public LedgerWriter Writer => Ledger.Writer;
     public PlanChanges Plans { get; }
     public MemberCaps Caps { get; }
     public MemberManagement Members { get; }
@@ -37,19 +39,15 @@ internal sealed class SimulationProcess : IAsyncDisposable
         services.AddSingleton(configuration);
         services.AddSingleton(clock);
         services.AddLogging();
-        services.AddDbContextFactory<PortalDbContext>(o => o.UseSqlite(connectionString).AddInterceptors(new SqliteConnectionSetup()));
+        services.AddPortalDatabase(connectionString);
         services.AddDataProtection().UseEphemeralDataProtectionProvider();
-        services.AddIdentityCore<ApplicationUser>(o =>
-            {
-                o.Stores.SchemaVersion = IdentitySchemaVersions.Version3;
-                o.User.RequireUniqueEmail = true;
-            })
+        services.AddIdentityCore<ApplicationUser>(o => o.User.RequireUniqueEmail = true)
             .AddEntityFrameworkStores<PortalDbContext>()
             .AddDefaultTokenProviders();
         services.AddPortalServices();
         // The same engine, pumped by the simulation instead of its own loop, with the simulation's hooks.
-        services.AddSingleton(sp => new IngestWriter(connectionString, sp.GetRequiredService<PlanCatalog>(),
-            sp.GetRequiredService<CreditView>(), clock, sp.GetRequiredService<ILogger<IngestWriter>>(), hooks, manual: true));
+        services.AddSingleton(sp => new LedgerWriter(connectionString, sp.GetRequiredService<PlanCatalog>(),
+            sp.GetRequiredService<BalanceView>(), clock, sp.GetRequiredService<ILogger<LedgerWriter>>(), hooks, manual: true));
         _services = services.BuildServiceProvider();
         _scope = _services.CreateAsyncScope();
         var sp = _scope.ServiceProvider;
@@ -69,8 +67,7 @@ internal sealed class SimulationProcess : IAsyncDisposable
     public static async Task MigrateAsync(IConfiguration configuration)
     {
         var services = new ServiceCollection();
-        services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3);
-        services.AddDbContextFactory<PortalDbContext>(o => o.UseSqlite(configuration.GetConnectionString("Portal")!));
+        services.AddPortalDatabase(configuration.GetConnectionString("Portal")!);
         await using var provider = services.BuildServiceProvider();
         await PortalDatabase.MigrateAsync(provider);
     }

@@ -3,7 +3,7 @@ namespace Cassidy.Portal.Simulation;
 /// <summary>
 /// The simulation's only thread of execution: every continuation of every simulated caller is posted here, and the
 /// simulation runs them one at a time, choosing which with its seeded random stream. Together with the writer pumped
-/// by hand (<see cref="Metering.IngestWriter.Pump"/>) and a fake clock, a seed decides the whole interleaving, so a
+/// by hand (<see cref="Metering.LedgerWriter.Pump"/>) and a fake clock, a seed decides the whole interleaving, so a
 /// failing run replays exactly.
 /// </summary>
 internal sealed class SimulationScheduler : SynchronizationContext

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Limits;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cassidy.Portal.Webhooks;

@@ -15,7 +15,7 @@ public sealed class MainLayoutTests : MudTestContext
 {
     private TestDatabase _db = null!;
     private ApplicationUser _avery = null!;
-    private Cassidy.Portal.Metering.CreditLedger _ledger = null!;
+    private Cassidy.Portal.Ledger.CreditLedger _ledger = null!;
 
     public override async Task InitializeAsync()
     {
@@ -27,7 +27,7 @@ public sealed class MainLayoutTests : MudTestContext
         Services.AddSingleton(new Cassidy.Portal.Notifications.EmailOutbox(TimeProvider.System, new Microsoft.AspNetCore.DataProtection.EphemeralDataProtectionProvider()));
         Services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
         Services.AddSingleton<Cassidy.Portal.Notifications.NotificationCenter>();
-        _ledger = Cassidy.Portal.Tests.Metering.LedgerHarness.NewLedger(_db, TimeProvider.System);
+        _ledger = Cassidy.Portal.Tests.Infrastructure.LedgerHarness.NewLedger(_db, TimeProvider.System);
         Services.AddSingleton(_ledger);
         _avery = await _db.AddUserAsync("admin@acme.test", "Avery Admin");
         var acme = await _db.AddOrganizationAsync("acme", "Acme Corp");

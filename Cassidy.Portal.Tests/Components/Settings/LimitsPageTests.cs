@@ -4,12 +4,13 @@ using Bunit;
 using Cassidy.Portal.Components.Account;
 using Cassidy.Portal.Components.Layout;
 using Cassidy.Portal.Components.Pages.Settings;
+using LimitsPage = Cassidy.Portal.Components.Pages.Settings.Limits;
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Ledger;
+using Cassidy.Portal.Usage;
 using Cassidy.Portal.Notifications;
 using Cassidy.Portal.Organizations;
 using Cassidy.Portal.Tests.Infrastructure;
-using Cassidy.Portal.Tests.Metering;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
@@ -35,7 +36,7 @@ public sealed class LimitsPageTests : MudTestContext
         Services.AddSingleton(_h.Notifications);
         Services.AddSingleton(_h.Channels);
         Services.AddScoped<OrganizationAccess>();
-        Services.AddScoped<CreditOverview>();
+        Services.AddScoped<OverviewReport>();
         var auth = AddAuthorization();
         auth.SetAuthorized("alice@test.test");
         auth.SetClaims(new Claim(ClaimTypes.NameIdentifier, _h.Ledger.Alice.Id), new Claim(PortalClaims.DisplayName, "Alice"));
@@ -45,18 +46,18 @@ public sealed class LimitsPageTests : MudTestContext
 
     public override async Task DisposeResourcesAsync() => await _h.DisposeAsync();
 
-    private IRenderedComponent<Limits> RenderPage()
+    private IRenderedComponent<LimitsPage> RenderPage()
     {
         Render<MudPopoverProvider>();
-        var cut = Render<Limits>(p => p.Add(l => l.Slug, "org"));
+        var cut = Render<LimitsPage>(p => p.Add(l => l.Slug, "org"));
         cut.WaitForElement("[data-testid='cap-row-bob@test.test']");
         return cut;
     }
 
     private static IElement Input(IElement element) => element.TagName == "INPUT" ? element : element.QuerySelector("input")!;
-    private static IElement BobRow(IRenderedComponent<Limits> cut) => cut.Find("[data-testid='cap-row-bob@test.test']");
+    private static IElement BobRow(IRenderedComponent<LimitsPage> cut) => cut.Find("[data-testid='cap-row-bob@test.test']");
 
-    private static void TypeBobCap(IRenderedComponent<Limits> cut, string text) =>
+    private static void TypeBobCap(IRenderedComponent<LimitsPage> cut, string text) =>
         Input(BobRow(cut).QuerySelector("[data-testid=cap-credits]")!).Input(text);
 
     private async Task<long?> BobCapAsync()

@@ -1,4 +1,4 @@
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Ledger;
 
 namespace Cassidy.Portal.Components.Shared;
 
@@ -9,14 +9,14 @@ namespace Cassidy.Portal.Components.Shared;
 /// </summary>
 public sealed class LiveOrganization : IDisposable
 {
-    private readonly CreditView _view;
+    private readonly BalanceView _view;
     private readonly int _organizationId;
     private readonly Func<Task> _onChange;
     private readonly TimeSpan _every;
     private int _pending;
     private volatile bool _disposed;
 
-    private LiveOrganization(CreditView view, int organizationId, Func<Task> onChange, TimeSpan every)
+    private LiveOrganization(BalanceView view, int organizationId, Func<Task> onChange, TimeSpan every)
     {
         _view = view;
         _organizationId = organizationId;

@@ -1,4 +1,4 @@
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Limits;
 using MudBlazor;
 
 namespace Cassidy.Portal.Components.Shared;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Cassidy.Portal.Components.Shared;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Usage;
 using Cassidy.Portal.Organizations;
 using Microsoft.AspNetCore.Components;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Cassidy.Portal.Components.Charts;
 using Cassidy.Portal.Components.Layout;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Usage;
 
 namespace Cassidy.Portal.Components.Usage;
 

@@ -1,5 +1,5 @@
 using Cassidy.Portal.Data;
-using Cassidy.Portal.Metering;
+using Cassidy.Portal.Limits;
 
 namespace Cassidy.Portal.Components.Pages.Settings;
 
