@@ -145,28 +145,4 @@ public sealed class DeploymentDefaultsTests
     [InlineData("2001:db8:1:2::1", "2001:db8:1:3::1", false)]
     public void Attempts_count_per_ipv4_address_and_per_ipv6_slash_64(string first, string second, bool together) =>
         Assert.Equal(together, AbuseLimits.ClientKey(IPAddress.Parse(first)) == AbuseLimits.ClientKey(IPAddress.Parse(second)));
-
-    [Fact]
-    public async Task Accounts_from_before_confirmation_was_required_stay_able_to_sign_in_after_the_upgrade()
-    {
-        var folder = Path.Combine(Path.GetTempPath(), "cassidy-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        var services = new ServiceCollection();
-        services.Configure<IdentityOptions>(o => o.Stores.SchemaVersion = IdentitySchemaVersions.Version3); // as the portal
-        services.AddDbContextFactory<PortalDbContext>(o => o.UseSqlite($"Data Source={Path.Combine(folder, "portal.db")};Pooling=False"));
-        await using var provider = services.BuildServiceProvider();
-        var contexts = provider.GetRequiredService<IDbContextFactory<PortalDbContext>>();
-        await using (var before = await contexts.CreateDbContextAsync())
-        {
-            await before.GetService<IMigrator>().MigrateAsync("20261130063125_LedgerIntegrity");
-            before.Users.Add(new ApplicationUser { UserName = "old@acme.test", Email = "old@acme.test", NormalizedEmail = "OLD@ACME.TEST", DisplayName = "Old Timer" });
-            await before.SaveChangesAsync();
-        }
-
-        await using var after = await contexts.CreateDbContextAsync();
-        await after.Database.MigrateAsync();
-
-        Assert.True((await after.Users.SingleAsync(u => u.Email == "old@acme.test")).EmailConfirmed);
-        Directory.Delete(folder, recursive: true);
-    }
 }

@@ -21,8 +21,8 @@ public sealed class OrganizationConfiguration : IEntityTypeConfiguration<Organiz
         builder.Property(o => o.TimeZone).HasMaxLength(64);
         builder.Property(o => o.ScheduledPlan).HasMaxLength(32);
         builder.Property(o => o.DefaultCapVersion).IsConcurrencyToken();
-        // Maintained by triggers (migration LedgerIntegrity): EF never writes it, so a stale copy can't set it back.
-        var settingsVersion = builder.Property(o => o.SettingsVersion).Metadata;
+        // Maintained by triggers (hand-written in the Initial migration): EF never writes it, so a stale copy can't set it back.
+        var settingsVersion = builder.Property(o => o.SettingsVersion).HasDefaultValue(0L).Metadata;
         settingsVersion.SetBeforeSaveBehavior(PropertySaveBehavior.Ignore);
         settingsVersion.SetAfterSaveBehavior(PropertySaveBehavior.Ignore);
     }

@@ -171,6 +171,8 @@ public class UsageRollup
     public long InputTokens { get; set; }
     public long KnowledgeTokens { get; set; }
     public long OutputTokens { get; set; }
+    /// <summary>What these calls would have cost on the lighter model of their family, at the prices they were recorded with.</summary>
+    public long LightCreditsMillicredits { get; set; }
 }
 
 /// <summary>Hourly bucket of model calls made by an agent or a workflow ("" when the event named none).</summary>
@@ -204,6 +206,8 @@ public class DailyUsageRollup
     public long InputTokens { get; set; }
     public long KnowledgeTokens { get; set; }
     public long OutputTokens { get; set; }
+    /// <summary>What these calls would have cost on the lighter model of their family, at the prices they were recorded with.</summary>
+    public long LightCreditsMillicredits { get; set; }
 }
 
 /// <summary>A local day of the whole organization's model calls per model and feature (the Usage tab's days and models).</summary>
@@ -218,6 +222,8 @@ public class DailyModelRollup
     public long InputTokens { get; set; }
     public long KnowledgeTokens { get; set; }
     public long OutputTokens { get; set; }
+    /// <summary>What these calls would have cost on the lighter model of their family, at the prices they were recorded with.</summary>
+    public long LightCreditsMillicredits { get; set; }
 }
 
 /// <summary>A local day of one member's model calls, all models and features together (the per-member breakdown).</summary>

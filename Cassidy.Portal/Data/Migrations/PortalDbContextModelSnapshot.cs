@@ -518,6 +518,9 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Property<long>("KnowledgeTokens")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long>("LightCreditsMillicredits")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("OutputTokens")
                         .HasColumnType("INTEGER");
 
@@ -553,6 +556,9 @@ namespace Cassidy.Portal.Data.Migrations
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("KnowledgeTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("LightCreditsMillicredits")
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("OutputTokens")
@@ -881,7 +887,9 @@ namespace Cassidy.Portal.Data.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<long>("SettingsVersion")
-                        .HasColumnType("INTEGER");
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0L);
 
                     b.Property<string>("Slug")
                         .IsRequired()
@@ -1212,6 +1220,9 @@ namespace Cassidy.Portal.Data.Migrations
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("KnowledgeTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("LightCreditsMillicredits")
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("OutputTokens")

@@ -12,8 +12,8 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Cassidy.Portal.Data.Migrations
 {
     [DbContext(typeof(PortalDbContext))]
-    [Migration("20261130063125_LedgerIntegrity")]
-    partial class LedgerIntegrity
+    [Migration("20261130115025_Initial")]
+    partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -77,6 +77,9 @@ namespace Cassidy.Portal.Data.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<int>("RuleId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("SentWithId")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("Subject")
@@ -408,6 +411,29 @@ namespace Cassidy.Portal.Data.Migrations
                     b.ToTable("CreditHolds", (string)null);
                 });
 
+            modelBuilder.Entity("Cassidy.Portal.Data.CreditState", b =>
+                {
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Subject")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ChangedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Exhausted")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("PeriodStart")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("OrganizationId", "Subject");
+
+                    b.ToTable("CreditStates", (string)null);
+                });
+
             modelBuilder.Entity("Cassidy.Portal.Data.DailyAgentRollup", b =>
                 {
                     b.Property<int>("OrganizationId")
@@ -495,6 +521,9 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Property<long>("KnowledgeTokens")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long>("LightCreditsMillicredits")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("OutputTokens")
                         .HasColumnType("INTEGER");
 
@@ -530,6 +559,9 @@ namespace Cassidy.Portal.Data.Migrations
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("KnowledgeTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("LightCreditsMillicredits")
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("OutputTokens")
@@ -858,7 +890,9 @@ namespace Cassidy.Portal.Data.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<long>("SettingsVersion")
-                        .HasColumnType("INTEGER");
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0L);
 
                     b.Property<string>("Slug")
                         .IsRequired()
@@ -1191,12 +1225,163 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Property<long>("KnowledgeTokens")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long>("LightCreditsMillicredits")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("OutputTokens")
                         .HasColumnType("INTEGER");
 
                     b.HasKey("OrganizationId", "HourStart", "UserId", "Model", "Feature");
 
                     b.ToTable("UsageRollups", (string)null);
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.WebhookAttempt", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("At")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("DeliveryId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Excerpt")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("LatencyMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("StatusCode")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("DeliveryId");
+
+                    b.ToTable("WebhookAttempts", (string)null);
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.WebhookDelivery", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("DeliveredAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("EndpointId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("EventId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("EventType")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("FailedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("LastStatusCode")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("NextAttemptAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("RetryingSince")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("EndpointId", "EventId")
+                        .IsUnique();
+
+                    b.HasIndex("DeliveredAt", "FailedAt", "NextAttemptAt");
+
+                    b.ToTable("WebhookDeliveries", (string)null);
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.WebhookEndpoint", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Description")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("DisabledAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("DisabledReason")
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Events")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("FailingSince")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Secret")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("OrganizationId");
+
+                    b.ToTable("WebhookEndpoints", (string)null);
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
@@ -1392,6 +1577,15 @@ namespace Cassidy.Portal.Data.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Cassidy.Portal.Data.CreditState", b =>
+                {
+                    b.HasOne("Cassidy.Portal.Data.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Cassidy.Portal.Data.Invitation", b =>
                 {
                     b.HasOne("Cassidy.Portal.Data.Organization", "Organization")
@@ -1440,6 +1634,33 @@ namespace Cassidy.Portal.Data.Migrations
                         .IsRequired();
 
                     b.Navigation("Organization");
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.WebhookAttempt", b =>
+                {
+                    b.HasOne("Cassidy.Portal.Data.WebhookDelivery", null)
+                        .WithMany()
+                        .HasForeignKey("DeliveryId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.WebhookDelivery", b =>
+                {
+                    b.HasOne("Cassidy.Portal.Data.WebhookEndpoint", null)
+                        .WithMany()
+                        .HasForeignKey("EndpointId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.WebhookEndpoint", b =>
+                {
+                    b.HasOne("Cassidy.Portal.Data.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRoleClaim<string>", b =>
