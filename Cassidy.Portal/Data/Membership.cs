@@ -18,6 +18,18 @@ public enum MemberCapMode
     Unlimited = 2,
 }
 
+/// <summary>The one rule of a member's effective cap, used by the writer, the Limits page and the usage breakdown.</summary>
+public static class MemberCapRule
+{
+    /// <summary>The cap that applies (null = unlimited): their own, none, or the organization's default.</summary>
+    public static long? Effective(MemberCapMode mode, long? custom, long? organizationDefault) => mode switch
+    {
+        MemberCapMode.Custom => custom,
+        MemberCapMode.Unlimited => null,
+        _ => organizationDefault,
+    };
+}
+
 public class Membership
 {
     public int Id { get; set; }

@@ -117,12 +117,7 @@ internal sealed partial class LedgerStore
         using (var rows = _members.Bind(book.OrganizationId).Query())
             while (rows.Read())
             {
-                long? cap = Enum.Parse<MemberCapMode>(rows.GetString(2)) switch
-                {
-                    MemberCapMode.Custom => rows.GetInt64OrNull(3),
-                    MemberCapMode.Unlimited => null,
-                    _ => book.DefaultCapMillicredits,
-                };
+                var cap = MemberCapRule.Effective(Enum.Parse<MemberCapMode>(rows.GetString(2)), rows.GetInt64OrNull(3), book.DefaultCapMillicredits);
                 members.Add(new MemberInfo(rows.GetString(0), rows.GetString(1), cap));
             }
         book.SetMembers(members);

@@ -57,17 +57,10 @@ public sealed class MemberCaps(IDbContextFactory<PortalDbContext> dbFactory, Cre
             .Select(m => new { m.UserId, m.User.DisplayName, m.User.Email, m.Role, m.CapMode, m.CapMillicredits, m.CapVersion })
             .ToListAsync(ct);
         var rows = members.Select(m => new MemberCapRow(m.UserId, m.DisplayName, m.Email ?? "", m.Role, m.CapMode, m.CapMillicredits,
-                m.CapVersion, view?.MemberUsage(m.UserId) ?? 0, Effective(m.CapMode, m.CapMillicredits, org.DefaultMemberCapMillicredits)))
+                m.CapVersion, view?.MemberUsage(m.UserId) ?? 0, MemberCapRule.Effective(m.CapMode, m.CapMillicredits, org.DefaultMemberCapMillicredits)))
             .ToList();
         return new CapsView(org.DefaultMemberCapMillicredits, org.DefaultCapVersion, rows, balance?.PeriodEnd ?? default);
     }
-
-    public static long? Effective(MemberCapMode mode, long? custom, long? orgDefault) => mode switch
-    {
-        MemberCapMode.Custom => custom,
-        MemberCapMode.Unlimited => null,
-        _ => orgDefault,
-    };
 
     public static string Describe(MemberCapMode mode, long? cap, long? orgDefault = null) => mode switch
     {

@@ -283,12 +283,7 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         return members.Select(m =>
         {
             var t = totals.GetValueOrDefault(m.UserId);
-            long? cap = m.CapMode switch
-            {
-                MemberCapMode.Unlimited => null,
-                MemberCapMode.Custom => m.CapMillicredits,
-                _ => m.DefaultMemberCapMillicredits,
-            };
+            var cap = MemberCapRule.Effective(m.CapMode, m.CapMillicredits, m.DefaultMemberCapMillicredits);
             return new MemberUsageRow(m.UserId, m.DisplayName, m.Email, m.Role, t.Credits,
                 CreditInsights.Share(t.Credits, orgTotal), t.Calls, cap, view?.MemberUsage(m.UserId) ?? 0);
         }).ToList();
