@@ -19,8 +19,8 @@ namespace Cassidy.Portal.Benchmarks;
 /// </summary>
 public static class UsageBenchmark
 {
-    private const int Members = 50;
-    private const int Days = 90;
+    internal const int Members = 50;
+    internal const int Days = 90;
     /// <summary>Not UTC, so local days and UTC days differ (and DST applies), as for most customers.</summary>
     private const string Zone = "America/New_York";
 
@@ -143,7 +143,7 @@ public static class UsageBenchmark
         }
     }
 
-    private static async Task<int> SeedOrganizationAsync(IDbContextFactory<PortalDbContext> dbFactory, DateTime now)
+    internal static async Task<int> SeedOrganizationAsync(IDbContextFactory<PortalDbContext> dbFactory, DateTime now)
     {
         await using var db = await dbFactory.CreateDbContextAsync();
         var anchor = now.Date.AddDays(-Days - 10);
@@ -205,13 +205,20 @@ public static class UsageBenchmark
             """);
         const string chunk = "FROM UsageEvents WHERE Id > (SELECT COALESCE(MAX(Id), 0) FROM UsageEvents) - $last + $first - 1 AND OrganizationId = $org";
         Run($"""
-            INSERT INTO UsageRollups (OrganizationId, HourStart, UserId, Model, Feature, CreditsMillicredits, Calls, InputTokens, KnowledgeTokens, OutputTokens)
-            SELECT OrganizationId, strftime('%Y-%m-%d %H:00:00', OccurredAt), UserId, Model, Feature, SUM(CreditsMillicredits), COUNT(*),
-                SUM(InputTokens), SUM(KnowledgeTokens), SUM(OutputTokens) {chunk} GROUP BY 1, 2, 3, 4, 5
+            INSERT INTO UsageRollups (OrganizationId, HourStart, UserId, Model, Feature, CreditsMillicredits, Calls, InputTokens, KnowledgeTokens,
+                OutputTokens, LightCreditsMillicredits)
+            SELECT e.OrganizationId, strftime('%Y-%m-%d %H:00:00', e.OccurredAt), e.UserId, e.Model, e.Feature, SUM(e.CreditsMillicredits), COUNT(*),
+                SUM(e.InputTokens), SUM(e.KnowledgeTokens), SUM(e.OutputTokens),
+                SUM(CAST((e.InputTokens + e.KnowledgeTokens) * m.light_input + e.OutputTokens * m.light_output
+                    + (CASE WHEN e.Feature = 'workflow_run' THEN 500 ELSE 0 END) + 0.999 AS INTEGER))
+            FROM UsageEvents e JOIN bench_models m ON m.name = e.Model
+            WHERE e.Id > (SELECT COALESCE(MAX(Id), 0) FROM UsageEvents) - $last + $first - 1 AND e.OrganizationId = $org
+            GROUP BY 1, 2, 3, 4, 5
             ON CONFLICT (OrganizationId, HourStart, UserId, Model, Feature) DO UPDATE SET
                 CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
                 InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
-                OutputTokens = OutputTokens + excluded.OutputTokens
+                OutputTokens = OutputTokens + excluded.OutputTokens,
+                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
             """);
         Run($"""
             INSERT INTO AgentRollups (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model, CreditsMillicredits, Calls,
@@ -264,9 +271,9 @@ public static class UsageBenchmark
                 LocalDays.Of(range.FromUtc, zone), LocalDays.Of(range.ToUtc, zone)));
     }
 
-    private sealed record Stats(double P50, double P95);
+    internal sealed record Stats(double P50, double P95);
 
-    private static async Task<Stats> TimeAsync(int runs, Func<Task> action)
+    internal static async Task<Stats> TimeAsync(int runs, Func<Task> action)
     {
         var times = new List<double>(runs);
         for (var i = 0; i < runs; i++)

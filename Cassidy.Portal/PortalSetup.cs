@@ -106,6 +106,8 @@ public static class PortalSetup
         services.AddScoped<AuditQueries>();
         services.AddScoped<SupportRequests>();
         services.AddScoped<StaffDesk>();
+        services.AddSingleton<LedgerAudit>();
+        services.AddHostedService(sp => sp.GetRequiredService<LedgerAudit>());
         services.AddPricing();
         services.AddBilling();
         services.AddLedger();

@@ -123,7 +123,7 @@ public sealed class InternalApiTests(ApiFixture fixture) : IClassFixture<ApiFixt
         Assert.Equal(JsonValueKind.Null, results[2].GetProperty("credits").ValueKind);
         Assert.Equal((3, 1, 12), (body.GetProperty("recorded").GetInt32(), body.GetProperty("duplicates").GetInt32(), body.GetProperty("rejected").GetInt32()));
         Assert.Equal(["id", "status", "credits", "error"], results[0].EnumerateObject().Select(p => p.Name));
-        Assert.True((await fixture.Ledger.CheckAsync(org.Id)).Ok);
+        Assert.True((await fixture.Ledger.FullCheckAsync(org.Id)).Ok);
         Assert.Equal(10_400, (await fixture.Ledger.GetBalanceAsync(org.Id))!.Used);
     }
 
@@ -146,7 +146,7 @@ public sealed class InternalApiTests(ApiFixture fixture) : IClassFixture<ApiFixt
         Assert.Equal((1000, 15_000), (recorded, duplicates));
 
         var expected = Enumerable.Range(0, 1000).Sum(i => (long)(100 + i) * 2);
-        var check = await fixture.Ledger.CheckAsync(org.Id);
+        var check = await fixture.Ledger.FullCheckAsync(org.Id);
         Assert.True(check.Ok, check.ToString());
         Assert.Equal(expected, check.UsageLedgerSum);
         await using var db = await fixture.Factory.Services.GetRequiredService<IDbContextFactory<Portal.Data.PortalDbContext>>().CreateDbContextAsync();

@@ -38,6 +38,7 @@ public sealed class BillingTests(BrowserFixture browser)
         Assert.Equal(80_000, after - before);
         // The admin-visible half of LEDGER.md's checks: the upgrade's grant is in the ledger the balance is verified against.
         await Expect(page.GetByTestId("ledger-check")).ToContainTextAsync(new Regex(@"Balance verified against [\d,]+ ledger entries"));
+        await Expect(page.GetByTestId("ledger-full-check")).ToContainTextAsync(new Regex(@"Full check of every entry and rollup: passed \d+ \w+ \d{4}"));
         await BrowserFixture.ScreenshotAsync(page, "overview-after-upgrade");
     }
 

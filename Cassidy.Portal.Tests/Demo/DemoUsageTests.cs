@@ -17,7 +17,7 @@ public sealed class DemoUsageTests(ApiFixture fixture) : IClassFixture<ApiFixtur
     {
         await using var db = await DbAsync();
         var acme = await db.Organizations.SingleAsync(o => o.Slug == "acme");
-        Assert.True((await fixture.Ledger.CheckAsync(acme.Id)).Ok);
+        Assert.True((await fixture.Ledger.FullCheckAsync(acme.Id)).Ok);
 
         var rollups = await db.UsageRollups.Where(r => r.OrganizationId == acme.Id).ToListAsync();
         Assert.Equal(5, rollups.Select(r => r.Model).Distinct().Count());
@@ -41,7 +41,7 @@ public sealed class DemoUsageTests(ApiFixture fixture) : IClassFixture<ApiFixtur
 
         var globex = await db.Organizations.SingleAsync(o => o.Slug == "globex");
         Assert.True(await db.UsageRollups.AnyAsync(r => r.OrganizationId == globex.Id));
-        Assert.True((await fixture.Ledger.CheckAsync(globex.Id)).Ok);
+        Assert.True((await fixture.Ledger.FullCheckAsync(globex.Id)).Ok);
     }
 
     [Fact]

@@ -76,10 +76,14 @@ public sealed class LedgerHarness : IAsyncDisposable
 
     public async Task<BalanceSnapshot> BalanceAsync() => (await Ledger.GetBalanceAsync(Org.Id))!;
 
+    /// <summary>The incremental check (from wherever the last check left off) and the full one both say the books add up, and agree.</summary>
     public async Task<LedgerCheck> AssertBooksBalanceAsync()
     {
-        var check = await Ledger.CheckAsync(Org.Id);
+        var verified = await Ledger.VerifyAsync(Org.Id);
+        Assert.True(verified.Ok, $"Incremental ledger check failed: {verified.Problem}");
+        var check = await Ledger.FullCheckAsync(Org.Id);
         Assert.True(check.Ok, $"Ledger check failed: {check}");
+        Assert.Equal(check.LedgerEntries, verified.LedgerEntries);
         return check;
     }
 

@@ -287,3 +287,34 @@ public class StorageSnapshot
     public long Bytes { get; set; }
     public long UsageEventId { get; set; }
 }
+
+/// <summary>
+/// The last point an organization's books were verified at (LEDGER.md, "The ledger check"): everything up to these ids
+/// added up, with the running figures to go on from, and the result of the last full check of every entry and rollup.
+/// </summary>
+public class LedgerCheckpoint
+{
+    public int OrganizationId { get; set; }
+    /// <summary>Every ledger entry up to this id (of any organization) was included.</summary>
+    public long ThroughEntryId { get; set; }
+    /// <summary>When the organization's last included entry was written: later entries are found by the (organization, time) index.</summary>
+    public DateTime ThroughEntryAt { get; set; }
+    /// <summary>Every usage event up to this id (of any organization) was included.</summary>
+    public long ThroughEventId { get; set; }
+    public long LedgerMillicredits { get; set; }
+    public long LedgerEntries { get; set; }
+    public long UsageMillicredits { get; set; }
+    public long UsageEntries { get; set; }
+    public long CallsMillicredits { get; set; }
+    public long Calls { get; set; }
+    /// <summary>Credits of the calls that named an agent or a workflow (what the agent rollups must add up to).</summary>
+    public long AgentCallsMillicredits { get; set; }
+    /// <summary>The zone the daily rollups were keyed in when verified; another one means they were rebuilt.</summary>
+    public string? RollupTimeZone { get; set; }
+    public DateTime VerifiedAt { get; set; }
+    public DateTime? FullCheckedAt { get; set; }
+    public bool? FullOk { get; set; }
+    public string? FullProblem { get; set; }
+    /// <summary>The problem staff were last told about, so a mismatch that persists is reported once.</summary>
+    public string? ReportedProblem { get; set; }
+}

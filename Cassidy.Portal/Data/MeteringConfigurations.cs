@@ -167,3 +167,16 @@ public sealed class StorageSnapshotConfiguration : IEntityTypeConfiguration<Stor
         builder.HasIndex(s => new { s.OrganizationId, s.OccurredAt });
     }
 }
+
+public sealed class LedgerCheckpointConfiguration : IEntityTypeConfiguration<LedgerCheckpoint>
+{
+    public void Configure(EntityTypeBuilder<LedgerCheckpoint> builder)
+    {
+        builder.ToTable("LedgerCheckpoints");
+        builder.HasKey(c => c.OrganizationId);
+        builder.HasOne<Organization>().WithOne().HasForeignKey<LedgerCheckpoint>(c => c.OrganizationId).OnDelete(DeleteBehavior.Cascade);
+        builder.Property(c => c.RollupTimeZone).HasMaxLength(64);
+        builder.Property(c => c.FullProblem).HasMaxLength(300);
+        builder.Property(c => c.ReportedProblem).HasMaxLength(300);
+    }
+}

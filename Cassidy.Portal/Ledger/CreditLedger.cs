@@ -258,37 +258,16 @@ public sealed class CreditLedger(LedgerWriter writer, PriceTable prices, TimePro
 
     // ---- check --------------------------------------------------------------------------------------------------
 
-    /// <summary>Reads the figures of <see cref="LedgerCheck"/> from one consistent snapshot of the database.</summary>
-    public async Task<LedgerCheck> CheckAsync(int organizationId)
-    {
-        await using var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync();
-        await using var transaction = connection.BeginTransaction(deferred: true);
-        long Sum(string sql)
-        {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = sql;
-            command.Parameters.AddWithValue("$org", organizationId);
-            return Convert.ToInt64(command.ExecuteScalar() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
-        }
-        return new LedgerCheck(
-            StoredBalance: Sum("SELECT COALESCE(MAX(BalanceMillicredits), 0) FROM CreditAccounts WHERE OrganizationId = $org"),
-            LedgerSum: Sum("SELECT COALESCE(SUM(AmountMillicredits), 0) FROM LedgerEntries WHERE OrganizationId = $org"),
-            GrantsRemaining: Sum("SELECT COALESCE(SUM(RemainingMillicredits), 0) FROM CreditGrants WHERE OrganizationId = $org"),
-            Overdraft: Sum("SELECT COALESCE(MAX(OverdraftMillicredits), 0) FROM CreditAccounts WHERE OrganizationId = $org"),
-            UsageLedgerSum: Sum("SELECT COALESCE(-SUM(AmountMillicredits), 0) FROM LedgerEntries WHERE OrganizationId = $org AND Kind = 'usage'"),
-            RollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM UsageRollups WHERE OrganizationId = $org"),
-            UsageEventsSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM UsageEvents WHERE OrganizationId = $org AND Type = 'model_call'"),
-            DailyRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyUsageRollups WHERE OrganizationId = $org"),
-            DailyModelRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyModelRollups WHERE OrganizationId = $org"),
-            DailyMemberRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyMemberRollups WHERE OrganizationId = $org"),
-            AgentRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM AgentRollups WHERE OrganizationId = $org"),
-            DailyAgentRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyAgentRollups WHERE OrganizationId = $org"),
-            LedgerEntries: Sum("SELECT COUNT(*) FROM LedgerEntries WHERE OrganizationId = $org"),
-            UsageEntries: Sum("SELECT COUNT(*) FROM LedgerEntries WHERE OrganizationId = $org AND Kind = 'usage'"),
-            RecordedCalls: Sum("SELECT COUNT(*) FROM UsageEvents WHERE OrganizationId = $org AND Type = 'model_call'"));
-    }
+    /// <summary>
+    /// The full check: every entry, event and rollup of the organization added up from one snapshot (<see cref="LedgerCheck"/>).
+    /// Its result is kept (the Overview shows it) and, when everything adds up, it is the incremental check's new starting point.
+    /// </summary>
+    public Task<LedgerCheck> FullCheckAsync(int organizationId) =>
+        LedgerChecks.FullAsync(connectionString, organizationId, clock.GetUtcNow().UtcDateTime);
+
+    /// <summary>The same proof from the last verified point, reading only what came after it (<see cref="LedgerChecks"/>).</summary>
+    public Task<LedgerVerification> VerifyAsync(int organizationId) =>
+        LedgerChecks.VerifyAsync(connectionString, organizationId, clock.GetUtcNow().UtcDateTime);
 
     public async ValueTask DisposeAsync()
     {

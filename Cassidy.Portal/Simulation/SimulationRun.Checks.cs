@@ -147,8 +147,13 @@ internal sealed partial class SimulationRun
         Expect($"{o}: expired holds still marked active (view changes at {view.NextChangeAt:O})", "",
             string.Join(", ", Rows(c, "SELECT Id, ExpiresAt FROM CreditHolds WHERE OrganizationId = $org AND Status = 'active' AND ExpiresAt <= $now", org.Id, ("$now", Now))
                 .Select(r => $"{r[0]} expired {r[1]}")));
-        var check = Drive(Process.Ledger.CheckAsync(org.Id));
-        Expect($"{o}: the admin-visible ledger check ({check})", true, check.Ok);
+        // What the Overview shows: the check of what changed since the last verified point (its checkpoint survives
+        // restarts and crashes in the database), which must agree with the full check of every entry and rollup.
+        var verified = Drive(Process.Ledger.VerifyAsync(org.Id));
+        Expect($"{o}: the incremental ledger check ({verified.Problem})", true, verified.Ok);
+        var check = Drive(Process.Ledger.FullCheckAsync(org.Id));
+        Expect($"{o}: the full ledger check ({check})", true, check.Ok);
+        Expect($"{o}: ledger entries the incremental check counted", check.LedgerEntries, verified.LedgerEntries);
         long running = 0;
         foreach (var row in Rows(c, "SELECT AmountMillicredits, BalanceAfterMillicredits, Id FROM LedgerEntries WHERE OrganizationId = $org ORDER BY Id", org.Id))
         {

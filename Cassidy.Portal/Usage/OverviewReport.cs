@@ -87,5 +87,6 @@ public sealed class OverviewReport(CreditLedger ledger, IDbContextFactory<Portal
         return entries.Concat(daily).OrderByDescending(a => a.At).ToList();
     }
 
-    public Task<LedgerCheck> CheckAsync(int organizationId) => ledger.CheckAsync(organizationId);
+    /// <summary>The ledger check the Overview shows: what changed since the last verified point, and the last full check.</summary>
+    public Task<LedgerVerification> CheckAsync(int organizationId) => ledger.VerifyAsync(organizationId);
 }

@@ -19,6 +19,8 @@ public sealed class OverviewAndPlanTests : PageTestContext
         Assert.Contains("Monthly allowance", cut.Find("[data-testid=grants]").TextContent);
         Assert.Contains("15 Feb 2026, 09:00 (UTC)", cut.Find("[data-testid=reset]").TextContent);
         Assert.Contains("Balance verified against 1 ledger entry", cut.Find("[data-testid=ledger-check]").TextContent);
+        // No checkpoint yet, so the Overview's check was the full one, and says when it ran.
+        Assert.Equal("Full check of every entry and rollup: passed 15 Jan 2026, 09:00 (UTC)", cut.Find("[data-testid=ledger-full-check]").TextContent);
         Assert.Contains("last beyond the reset", cut.Find("[data-testid=projection]").TextContent);
         Assert.Empty(cut.FindAll("[data-testid=out-of-credits]"));
     }

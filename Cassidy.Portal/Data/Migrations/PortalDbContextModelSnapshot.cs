@@ -684,6 +684,67 @@ namespace Cassidy.Portal.Data.Migrations
                     b.ToTable("Invoices");
                 });
 
+            modelBuilder.Entity("Cassidy.Portal.Data.LedgerCheckpoint", b =>
+                {
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("AgentCallsMillicredits")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Calls")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CallsMillicredits")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("FullCheckedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool?>("FullOk")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("FullProblem")
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LedgerEntries")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("LedgerMillicredits")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ReportedProblem")
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RollupTimeZone")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ThroughEntryAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ThroughEntryId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("ThroughEventId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UsageEntries")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UsageMillicredits")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("VerifiedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("OrganizationId");
+
+                    b.ToTable("LedgerCheckpoints", (string)null);
+                });
+
             modelBuilder.Entity("Cassidy.Portal.Data.LedgerEntry", b =>
                 {
                     b.Property<long>("Id")
@@ -1592,6 +1653,15 @@ namespace Cassidy.Portal.Data.Migrations
                         .IsRequired();
 
                     b.Navigation("Organization");
+                });
+
+            modelBuilder.Entity("Cassidy.Portal.Data.LedgerCheckpoint", b =>
+                {
+                    b.HasOne("Cassidy.Portal.Data.Organization", null)
+                        .WithOne()
+                        .HasForeignKey("Cassidy.Portal.Data.LedgerCheckpoint", "OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Cassidy.Portal.Data.Membership", b =>

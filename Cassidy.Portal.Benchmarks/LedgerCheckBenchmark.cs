@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Globalization;
+using Cassidy.Portal.Billing;
+using Cassidy.Portal.Data;
+using Cassidy.Portal.Ledger;
+using Cassidy.Portal.Pricing;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cassidy.Portal.Benchmarks;
+
+/// <summary>
+/// <c>--benchmark-ledger-check [millions]</c>: records that many million model calls (default 2) through the engine's own
+/// write path (<see cref="CreditLedger.RecordUsageAsync"/>, batches of 1,000 from four callers, 50 members, 90 days,
+/// agents and workflows) into a fresh database, then times what the Overview's ledger check costs: the full check of every
+/// entry, event and rollup (the baseline, and what the page ran on every load before), against the incremental check after
+/// each of 20 rounds of 1,000 new calls (what the page runs now). Both must say the books add up.
+/// </summary>
+public static class LedgerCheckBenchmark
+{
+    public static async Task RunAsync(string[] args)
+    {
+        var millions = args.SkipWhile(a => a != "--benchmark-ledger-check").Skip(1)
+            .Select(a => double.TryParse(a, CultureInfo.InvariantCulture, out var n) ? n : 0).FirstOrDefault();
+        var total = (long)((millions > 0 ? millions : 2) * 1_000_000);
+        var folder = Path.Combine(Path.GetTempPath(), "cassidy-bench", "check-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        var connectionString = $"Data Source={Path.Combine(folder, "portal.db")}";
+        Console.WriteLine($"Cassidy ledger-check benchmark — {Environment.ProcessorCount} cores, {total:N0} calls, database {folder}");
+
+        var services = new ServiceCollection();
+        services.AddPortalDatabase(connectionString);
+        await using var provider = services.BuildServiceProvider();
+        await PortalDatabase.MigrateAsync(provider);
+        var configuration = new ConfigurationBuilder().AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json")).Build();
+        var prices = new PriceTable(configuration.GetSection(MeteringOptions.Section).Get<MeteringOptions>()!);
+        var now = DateTime.UtcNow;
+        var orgId = await UsageBenchmark.SeedOrganizationAsync(provider.GetRequiredService<IDbContextFactory<PortalDbContext>>(), now);
+        await using var ledger = CreditLedger.Create(connectionString, prices, PlanCatalog.FromConfiguration(configuration), TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        await ledger.OpenAccountAsync(orgId);
+        var models = prices.Options.Models.Keys.Order(StringComparer.Ordinal).ToArray();
+
+        UsageEventInput Call(long n, DateTime at) => new()
+        {
+            Id = "c" + n.ToString(CultureInfo.InvariantCulture), Organization = "bench",
+            User = $"member{n * 7 % UsageBenchmark.Members:00}@bench.test", OccurredAt = new DateTimeOffset(at),
+            Feature = n % 4 == 0 ? Features.WorkflowRun : Features.AgentChat, Model = models[n / 3 % models.Length],
+            InputTokens = 200 + n * 31 % 1800, KnowledgeTokens = n % 3 * 500, OutputTokens = 50 + n * 17 % 600,
+            AgentId = n % 4 == 0 ? null : $"Agent {n / 11 % 8}", WorkflowId = n % 4 == 0 ? $"Workflow {n / 13 % 4}" : null,
+            RunId = n % 4 == 0 ? $"run-{n / 16}" : null,
+        };
+        async Task RecordAsync(long first, long count, Func<long, DateTime> at)
+        {
+            var next = first - 1000;
+            await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+            {
+                long start;
+                while ((start = Interlocked.Add(ref next, 1000)) < first + count)
+                {
+                    var batch = new List<UsageEventInput>(1000);
+                    for (var n = start; n < Math.Min(start + 1000, first + count); n++) batch.Add(Call(n, at(n)));
+                    var results = await ledger.RecordUsageAsync(batch);
+                    if (results.Any(r => r.Status != UsageStatuses.Recorded)) throw new InvalidOperationException(results.First(r => r.Status != UsageStatuses.Recorded).ToString());
+                }
+            })));
+        }
+
+        var sw = Stopwatch.StartNew();
+        var span = TimeSpan.FromDays(UsageBenchmark.Days).Ticks;
+        await RecordAsync(0, total, n => now.AddDays(-UsageBenchmark.Days).AddTicks(n * 2654435761L % span));
+        Console.WriteLine($"  {total:N0} calls recorded through the engine in {sw.Elapsed.TotalSeconds:0} s");
+        await using (var c = new SqliteConnection(connectionString))
+        {
+            await c.OpenAsync();
+            await using var analyze = c.CreateCommand();
+            analyze.CommandText = "ANALYZE";
+            await analyze.ExecuteNonQueryAsync();
+        }
+
+        LedgerCheck? full = null;
+        var fullTimes = await UsageBenchmark.TimeAsync(3, async () => full = await ledger.FullCheckAsync(orgId));
+        var recorded = total;
+        LedgerVerification? last = null;
+        var incremental = new List<double>();
+        for (var round = 0; round < 20; round++)
+        {
+            await RecordAsync(recorded, 1000, n => DateTime.UtcNow.AddMinutes(-(n % 600))); // new usage, over the last ten hours
+            recorded += 1000;
+            var t = Stopwatch.StartNew();
+            last = await ledger.VerifyAsync(orgId);
+            incremental.Add(t.Elapsed.TotalMilliseconds);
+            if (!last.Ok || last.WasFull) throw new InvalidOperationException($"incremental check: {last}");
+        }
+        incremental.Sort();
+        var (p50, p95) = (incremental[incremental.Count / 2], incremental[(int)Math.Ceiling(incremental.Count * 0.95) - 1]);
+
+        Console.WriteLine();
+        Console.WriteLine("| measurement (the Overview's ledger check) | figure | target | result |");
+        Console.WriteLine("| --- | --- | --- | --- |");
+        Console.WriteLine($"| full check, {full!.LedgerEntries:N0} ledger entries (what each Overview load ran before; now daily, in the background) | p50 {fullTimes.P50:N0} ms, p95 {fullTimes.P95:N0} ms | baseline | {(full.Ok ? "adds up" : "DOES NOT add up")} |");
+        Console.WriteLine($"| incremental check after 1,000 new calls ({last!.LedgerEntries:N0} entries counted, {last.DaysRechecked} days re-read) | p50 {p50:0.0} ms, p95 {p95:0.0} ms | p95 ≤ 100 ms | {(p95 <= 100 ? "met" : "NOT met")} |");
+        Console.WriteLine($"| speed-up (p50) | {fullTimes.P50 / p50:N0}× | | |");
+        SqliteConnection.ClearAllPools();
+        if (args.Contains("--keep")) Console.WriteLine($"Database kept: {folder}");
+        else try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+    }
+}
