@@ -26,6 +26,21 @@ public sealed class OverviewAndPlanTests : PageTestContext
     }
 
     [Fact]
+    public async Task Books_that_do_not_add_up_are_said_so_with_what_broke_and_the_last_full_check()
+    {
+        Assert.True((await H.Ledger.VerifyAsync(H.Org.Id)).Ok); // the first check (a full one) leaves the checkpoint
+        await using (var db = H.Db.CreateContext())
+            await db.Database.ExecuteSqlAsync($"UPDATE CreditAccounts SET BalanceMillicredits = BalanceMillicredits + 1 WHERE OrganizationId = {H.Org.Id}");
+
+        Render<MudPopoverProvider>();
+        var cut = Render<Overview>(p => p.Add(o => o.Slug, "org"));
+
+        cut.WaitForAssertion(() => Assert.Contains("The books do not add up: the stored balance differs from the sum of the ledger. Cassidy staff are alerted automatically.",
+            cut.Find("[data-testid=ledger-check]").TextContent), TimeSpan.FromSeconds(5));
+        Assert.StartsWith("Full check of every entry and rollup: passed", cut.Find("[data-testid=ledger-full-check]").TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Enterprise_customers_see_their_own_rollover_terms_and_others_that_nothing_rolls_over()
     {
         Render<MudPopoverProvider>();
