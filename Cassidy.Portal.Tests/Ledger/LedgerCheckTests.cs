@@ -1,6 +1,7 @@
 using Cassidy.Portal.Data;
 using Cassidy.Portal.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cassidy.Portal.Tests.Ledger;
 
@@ -93,17 +94,36 @@ public sealed class LedgerCheckTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_time_zone_change_re_keys_the_days_and_the_next_check_starts_again_from_a_full_one()
+    public async Task After_a_time_zone_change_the_page_still_reads_only_what_is_new_and_the_next_background_round_checks_in_full()
     {
         await SpendDaysAsync(days: 2, callsPerDay: 2, "a");
         Assert.True((await _h.Ledger.VerifyAsync(_h.Org.Id)).Ok);
         await using (var db = _h.Db.CreateContext())
             await db.Organizations.Where(o => o.Id == _h.Org.Id).ExecuteUpdateAsync(o => o.SetProperty(x => x.TimeZone, "Asia/Tokyo"));
-        await _h.Ledger.RefreshAsync(_h.Org.Id);
+        await _h.Ledger.RefreshAsync(_h.Org.Id); // the engine re-keys the daily rollups
+        Assert.Equal("recorded", (await _h.RecordAsync(_h.Call("after"))).Status);
 
         var check = await _h.Ledger.VerifyAsync(_h.Org.Id);
-        Assert.Equal((true, true), (check.Ok, check.WasFull));
-        await using var context = _h.Db.CreateContext();
-        Assert.Equal("Asia/Tokyo", (await context.LedgerCheckpoints.SingleAsync()).RollupTimeZone);
+        Assert.Equal((true, false, 1L, 1), (check.Ok, check.WasFull, check.NewEntries, check.DaysRechecked));
+        await using (var context = _h.Db.CreateContext())
+            Assert.Equal("UTC", (await context.LedgerCheckpoints.SingleAsync()).RollupTimeZone); // old days not yet compared in Tokyo's
+
+        await using var services = TestServices.Build(_h.Db, _h.Clock, overrides: s => s.AddSingleton(_h.Ledger));
+        await services.GetRequiredService<Cassidy.Portal.Organizations.LedgerAudit>().RunOnceAsync();
+        await using (var context = _h.Db.CreateContext())
+            Assert.Equal("Asia/Tokyo", (await context.LedgerCheckpoints.SingleAsync()).RollupTimeZone);
+    }
+
+    [Fact]
+    public async Task Books_a_full_check_found_wrong_are_reported_from_its_result_not_added_up_again_on_every_load()
+    {
+        await SpendDaysAsync(days: 1, callsPerDay: 2, "a");
+        await SqlAsync($"UPDATE CreditAccounts SET BalanceMillicredits = BalanceMillicredits + 1 WHERE OrganizationId = {_h.Org.Id}");
+        var first = await _h.Ledger.VerifyAsync(_h.Org.Id);
+        Assert.Equal((false, true), (first.Ok, first.WasFull));
+
+        var next = await _h.Ledger.VerifyAsync(_h.Org.Id);
+        Assert.Equal((false, false, "the stored balance differs from the sum of the ledger"), (next.Ok, next.WasFull, next.Problem));
+        Assert.Equal(first.FullCheckedAt, next.FullCheckedAt);
     }
 }

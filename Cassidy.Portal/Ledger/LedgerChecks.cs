@@ -92,26 +92,34 @@ internal static class LedgerChecks
             start = ReadCheckpoint(c, peek, organizationId);
             zone = Rows(c, peek, "SELECT RollupTimeZone FROM CreditAccounts WHERE OrganizationId = $org", organizationId).SingleOrDefault()?[0] as string;
         }
-        // No good point yet, or the daily rollups were re-keyed in another zone since: start from a full check.
-        if (start is null || zone is null || start.Zone != zone || start.Entries == 0 && start.ThroughEntryId == 0)
+        // A full check found the books wrong and there is no good point to go on from: say so (staff were told) rather
+        // than add everything up again on every page load.
+        if (start is { ThroughEntryId: 0, FullOk: false })
+            return new LedgerVerification(false, start.FullProblem, start.Entries, 0, 0, false, now, start.FullAt, false, start.FullProblem);
+        // No good point yet (or no daily rollups yet): the full check, which leaves one.
+        if (start is null || zone is null || start.ThroughEntryId == 0)
         {
             var full = await FullAsync(connectionString, organizationId, now);
             return new LedgerVerification(full.Ok, full.Problem, full.LedgerEntries, full.LedgerEntries, 0, true, now, now, full.Ok, full.Problem);
         }
 
-        var (problem, point, newEntries, days) = await VerifyFromAsync(c, organizationId, start, TimeZoneInfo.FindSystemTimeZoneById(zone));
+        var (problem, point, newEntries, days) = await VerifyFromAsync(c, organizationId, start);
         if (problem is null) await SaveAsync(c, organizationId, point, now, full: false);
         return new LedgerVerification(problem is null, problem, point.Entries, newEntries, days, false, now, start.FullAt, start.FullOk, start.FullProblem);
     }
 
     private static async Task<(string? Problem, Checkpoint Point, long NewEntries, int Days)> VerifyFromAsync(SqliteConnection c, int org,
-        Checkpoint start, TimeZoneInfo zone)
+        Checkpoint start)
     {
         await using var snapshot = c.BeginTransaction(deferred: true);
         long Sum(string sql, params (string, object)[] more) => Scalar(c, snapshot, sql, org, more);
         var account = Rows(c, snapshot, "SELECT BalanceMillicredits, OverdraftMillicredits, RollupTimeZone FROM CreditAccounts WHERE OrganizationId = $org", org).Single();
         long balance = (long)account[0]!, overdraft = (long)account[1]!;
-        if (account[2] as string != start.Zone) return ("the daily rollups were re-keyed while checking; check again", start, 0, 0);
+        // Days are compared in the zone they are keyed in now. After a time-zone change the days no new call fell on were
+        // last compared in the old zone: the checkpoint keeps that zone until a full check has compared them all again
+        // (LedgerAudit runs one at its next round), and the totals below do not depend on the zone.
+        if (account[2] is not string keyedIn) return ("the daily rollups are being re-keyed; check again", start, 0, 0);
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(keyedIn);
 
         // Entries after the checkpoint: the (organization, time) index from a day before the last included one (a clock
         // set back a little cannot hide an entry), the id deciding what is new.

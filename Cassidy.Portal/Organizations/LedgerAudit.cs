@@ -32,22 +32,27 @@ public sealed class LedgerAudit(CreditLedger ledger, IDbContextFactory<PortalDbC
         }
     }
 
-    /// <summary>One round: each organization checked incrementally, or in full when its last full check is a day old.</summary>
+    /// <summary>One round: each organization checked incrementally, or in full when its last full check is a day old or its days were re-keyed.</summary>
     public async Task RunOnceAsync(CancellationToken ct = default)
     {
-        List<(int Id, DateTime? FullAt)> organizations;
+        List<(int Id, bool FullDue)> organizations;
+        var dueBefore = clock.GetUtcNow().UtcDateTime - FullEvery;
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
+            // Full when none ran for a day, or the daily rollups were re-keyed in another zone since the last good point.
             organizations = (await db.CreditAccounts.AsNoTracking()
-                    .GroupJoin(db.LedgerCheckpoints.AsNoTracking(), a => a.OrganizationId, c => c.OrganizationId, (a, c) => new { a.OrganizationId, c })
-                    .SelectMany(x => x.c.DefaultIfEmpty(), (x, c) => new { x.OrganizationId, FullAt = c == null ? null : c.FullCheckedAt })
+                    .GroupJoin(db.LedgerCheckpoints.AsNoTracking(), a => a.OrganizationId, c => c.OrganizationId, (a, c) => new { a, c })
+                    .SelectMany(x => x.c.DefaultIfEmpty(), (x, c) => new
+                    {
+                        x.a.OrganizationId,
+                        FullDue = c == null || c.FullCheckedAt == null || c.FullCheckedAt <= dueBefore || c.RollupTimeZone != x.a.RollupTimeZone,
+                    })
                     .ToListAsync(ct))
-                .Select(o => (o.OrganizationId, o.FullAt)).ToList();
-        var now = clock.GetUtcNow().UtcDateTime;
-        foreach (var (id, fullAt) in organizations)
+                .Select(o => (o.OrganizationId, o.FullDue)).ToList();
+        foreach (var (id, fullDue) in organizations)
         {
             ct.ThrowIfCancellationRequested();
             string? problem;
-            if (fullAt is null || now - fullAt >= FullEvery)
+            if (fullDue)
             {
                 var full = await ledger.FullCheckAsync(id);
                 problem = full.Problem;
