@@ -3,11 +3,13 @@ using Cassidy.Portal.Benchmarks;
 // dotnet run -c Release --project Cassidy.Portal.Benchmarks -- --benchmark 5 [--channels 2]
 //                                                             --benchmark-usage 30
 //                                                             --benchmark-ledger-check 2   (millions of calls)
+//                                                             --benchmark-pages 1 [--runs 7] (millions of calls)
 if (args.Contains("--benchmark-usage")) await UsageBenchmark.RunAsync(args);
 else if (args.Contains("--benchmark-ledger-check")) await LedgerCheckBenchmark.RunAsync(args);
+else if (args.Contains("--benchmark-pages")) await PageBenchmark.RunAsync(args);
 else if (args.Contains("--benchmark")) await IngestBenchmark.RunAsync(args);
 else
 {
-    Console.Error.WriteLine("Usage: --benchmark [SECONDS] [--channels N] | --benchmark-usage [RUNS] | --benchmark-ledger-check [MILLIONS]");
+    Console.Error.WriteLine("Usage: --benchmark [SECONDS] [--channels N] | --benchmark-usage [RUNS] | --benchmark-ledger-check [MILLIONS] | --benchmark-pages [MILLIONS] [--runs N]");
     Environment.ExitCode = 2;
 }

@@ -65,8 +65,8 @@ public sealed class OverviewReport(CreditLedger ledger, IDbContextFactory<Portal
     }
 
     /// <summary>
-    /// Recent activity, newest first: every non-usage ledger entry, and usage folded into one line per day (days in
-    /// the organization's time zone, from the hourly rollups).
+    /// Recent activity, newest first: every non-usage ledger entry (by their own partial index), and usage folded into one
+    /// line per day (days in the organization's time zone, from the daily rollups).
     /// </summary>
     public async Task<IReadOnlyList<ActivityLine>> ActivityAsync(int organizationId, TimeZoneInfo zone, int days, CancellationToken ct = default)
     {
@@ -76,14 +76,30 @@ public sealed class OverviewReport(CreditLedger ledger, IDbContextFactory<Portal
             .Where(e => e.OrganizationId == organizationId && e.Kind != LedgerKinds.Usage && e.OccurredAt >= since)
             .Select(e => new ActivityLine(e.OccurredAt, e.Kind, e.Description ?? e.Kind, e.AmountMillicredits, false))
             .ToListAsync(ct);
-        var hours = await db.UsageRollups.AsNoTracking()
-            .Where(r => r.OrganizationId == organizationId && r.HourStart >= since)
-            .GroupBy(r => r.HourStart).Select(g => new { Hour = g.Key, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) })
-            .ToListAsync(ct);
-        var daily = hours
-            .GroupBy(h => TimeZoneInfo.ConvertTimeFromUtc(h.Hour, zone).Date)
-            .Select(g => new ActivityLine(TimeZoneInfo.ConvertTimeToUtc(g.Key, zone), LedgerKinds.Usage,
-                $"Usage: {g.Sum(h => h.Calls):N0} AI calls", -g.Sum(h => h.Credits), true));
+        // One line per local day: from the daily rollups when they are keyed in this zone (a row per day, model and
+        // feature), else from the hourly ones (while a time-zone change is being applied).
+        var keyedIn = await db.CreditAccounts.Where(a => a.OrganizationId == organizationId).Select(a => a.RollupTimeZone).SingleOrDefaultAsync(ct);
+        IEnumerable<(DateTime Day, long Credits, long Calls)> perDay;
+        if (keyedIn == zone.Id)
+        {
+            var firstDay = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(since, zone));
+            perDay = (await db.DailyModelRollups.AsNoTracking()
+                    .Where(r => r.OrganizationId == organizationId && r.Day >= firstDay)
+                    .GroupBy(r => r.Day).Select(g => new { g.Key, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) })
+                    .ToListAsync(ct))
+                .Select(d => (d.Key.ToDateTime(TimeOnly.MinValue), d.Credits, d.Calls));
+        }
+        else
+        {
+            var hours = await db.UsageRollups.AsNoTracking()
+                .Where(r => r.OrganizationId == organizationId && r.HourStart >= since)
+                .GroupBy(r => r.HourStart).Select(g => new { Hour = g.Key, Credits = g.Sum(r => r.CreditsMillicredits), Calls = g.Sum(r => r.Calls) })
+                .ToListAsync(ct);
+            perDay = hours.GroupBy(h => TimeZoneInfo.ConvertTimeFromUtc(h.Hour, zone).Date)
+                .Select(g => (g.Key, g.Sum(h => h.Credits), g.Sum(h => h.Calls)));
+        }
+        var daily = perDay.Select(d => new ActivityLine(TimeZoneInfo.ConvertTimeToUtc(DateTime.SpecifyKind(d.Day, DateTimeKind.Unspecified), zone), LedgerKinds.Usage,
+            $"Usage: {d.Calls:N0} AI calls", -d.Credits, true));
         return entries.Concat(daily).OrderByDescending(a => a.At).ToList();
     }
 

@@ -786,6 +786,9 @@ namespace Cassidy.Portal.Data.Migrations
 
                     b.HasIndex("OrganizationId", "OccurredAt");
 
+                    b.HasIndex(new[] { "OrganizationId", "OccurredAt" }, "IX_LedgerEntries_NotUsage")
+                        .HasFilter("\"Kind\" <> 'usage'");
+
                     b.ToTable("LedgerEntries", (string)null);
                 });
 
