@@ -41,34 +41,12 @@ public static class LedgerCheckBenchmark
         await ledger.OpenAccountAsync(orgId);
         var models = prices.Options.Models.Keys.Order(StringComparer.Ordinal).ToArray();
 
-        UsageEventInput Call(long n, DateTime at) => new()
-        {
-            Id = "c" + n.ToString(CultureInfo.InvariantCulture), Organization = "bench",
-            User = $"member{n * 7 % UsageBenchmark.Members:00}@bench.test", OccurredAt = new DateTimeOffset(at),
-            Feature = n % 4 == 0 ? Features.WorkflowRun : Features.AgentChat, Model = models[n / 3 % models.Length],
-            InputTokens = 200 + n * 31 % 1800, KnowledgeTokens = n % 3 * 500, OutputTokens = 50 + n * 17 % 600,
-            AgentId = n % 4 == 0 ? null : $"Agent {n / 11 % 8}", WorkflowId = n % 4 == 0 ? $"Workflow {n / 13 % 4}" : null,
-            RunId = n % 4 == 0 ? $"run-{n / 16}" : null,
-        };
-        async Task RecordAsync(long first, long count, Func<long, DateTime> at)
-        {
-            var next = first - 1000;
-            await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
-            {
-                long start;
-                while ((start = Interlocked.Add(ref next, 1000)) < first + count)
-                {
-                    var batch = new List<UsageEventInput>(1000);
-                    for (var n = start; n < Math.Min(start + 1000, first + count); n++) batch.Add(Call(n, at(n)));
-                    var results = await ledger.RecordUsageAsync(batch);
-                    if (results.Any(r => r.Status != UsageStatuses.Recorded)) throw new InvalidOperationException(results.First(r => r.Status != UsageStatuses.Recorded).ToString());
-                }
-            })));
-        }
+        var users = Enumerable.Range(0, UsageBenchmark.Members).Select(i => $"member{i:00}@bench.test").ToList();
+        Task RecordAsync(long first, long count, Func<long, DateTime> at) =>
+            SyntheticUsage.RecordAsync(ledger, first, count, n => SyntheticUsage.Call(n, "bench", users, models, at(n)));
 
         var sw = Stopwatch.StartNew();
-        var span = TimeSpan.FromDays(UsageBenchmark.Days).Ticks;
-        await RecordAsync(0, total, n => now.AddDays(-UsageBenchmark.Days).AddTicks(n * 2654435761L % span));
+        await RecordAsync(0, total, n => SyntheticUsage.Spread(n, now, UsageBenchmark.Days));
         Console.WriteLine($"  {total:N0} calls recorded through the engine in {sw.Elapsed.TotalSeconds:0} s");
         await using (var c = new SqliteConnection(connectionString))
         {
