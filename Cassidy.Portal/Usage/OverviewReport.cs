@@ -102,7 +102,4 @@ public sealed class OverviewReport(CreditLedger ledger, IDbContextFactory<Portal
             $"Usage: {d.Calls:N0} AI calls", -d.Credits, true));
         return entries.Concat(daily).OrderByDescending(a => a.At).ToList();
     }
-
-    /// <summary>The ledger check the Overview shows: what changed since the last verified point, and the last full check.</summary>
-    public Task<LedgerVerification> CheckAsync(int organizationId) => ledger.VerifyAsync(organizationId);
 }
