@@ -23,38 +23,8 @@ public static class LedgerCheckBenchmark
         var millions = args.SkipWhile(a => a != "--benchmark-ledger-check").Skip(1)
             .Select(a => double.TryParse(a, CultureInfo.InvariantCulture, out var n) ? n : 0).FirstOrDefault();
         var total = (long)((millions > 0 ? millions : 2) * 1_000_000);
-        var folder = Path.Combine(Path.GetTempPath(), "cassidy-bench", "check-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        var connectionString = $"Data Source={Path.Combine(folder, "portal.db")}";
-        Console.WriteLine($"Cassidy ledger-check benchmark — {Environment.ProcessorCount} cores, {total:N0} calls, database {folder}");
-
-        var services = new ServiceCollection();
-        services.AddPortalDatabase(connectionString);
-        await using var provider = services.BuildServiceProvider();
-        await PortalDatabase.MigrateAsync(provider);
-        var configuration = new ConfigurationBuilder().AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json")).Build();
-        var prices = new PriceTable(configuration.GetSection(MeteringOptions.Section).Get<MeteringOptions>()!);
-        var now = DateTime.UtcNow;
-        var orgId = await UsageBenchmark.SeedOrganizationAsync(provider.GetRequiredService<IDbContextFactory<PortalDbContext>>(), now);
-        await using var ledger = CreditLedger.Create(connectionString, prices, PlanCatalog.FromConfiguration(configuration), TimeProvider.System,
-            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-        await ledger.OpenAccountAsync(orgId);
-        var models = prices.Options.Models.Keys.Order(StringComparer.Ordinal).ToArray();
-
-        var users = Enumerable.Range(0, UsageBenchmark.Members).Select(i => $"member{i:00}@bench.test").ToList();
-        Task RecordAsync(long first, long count, Func<long, DateTime> at) =>
-            SyntheticUsage.RecordAsync(ledger, first, count, n => SyntheticUsage.Call(n, "bench", users, models, at(n)));
-
-        var sw = Stopwatch.StartNew();
-        await RecordAsync(0, total, n => SyntheticUsage.Spread(n, now, UsageBenchmark.Days));
-        Console.WriteLine($"  {total:N0} calls recorded through the engine in {sw.Elapsed.TotalSeconds:0} s");
-        await using (var c = new SqliteConnection(connectionString))
-        {
-            await c.OpenAsync();
-            await using var analyze = c.CreateCommand();
-            analyze.CommandText = "ANALYZE";
-            await analyze.ExecuteNonQueryAsync();
-        }
+        var large = await LargeOrganization.CreateAsync("ledger-check", total);
+        var (ledger, orgId) = (large.Ledger, large.OrganizationId);
 
         LedgerCheck? full = null;
         var fullTimes = await UsageBenchmark.TimeAsync(3, async () => full = await ledger.FullCheckAsync(orgId));
@@ -63,7 +33,7 @@ public static class LedgerCheckBenchmark
         var incremental = new List<double>();
         for (var round = 0; round < 20; round++)
         {
-            await RecordAsync(recorded, 1000, n => DateTime.UtcNow.AddMinutes(-(n % 600))); // new usage, over the last ten hours
+            await large.RecordAsync(recorded, 1000, n => DateTime.UtcNow.AddMinutes(-(n % 600))); // new usage, over the last ten hours
             recorded += 1000;
             var t = Stopwatch.StartNew();
             last = await ledger.VerifyAsync(orgId);
@@ -79,8 +49,6 @@ public static class LedgerCheckBenchmark
         Console.WriteLine($"| full check, {full!.LedgerEntries:N0} ledger entries (what each Overview load ran before; now daily, in the background) | p50 {fullTimes.P50:N0} ms, p95 {fullTimes.P95:N0} ms | baseline | {(full.Ok ? "adds up" : "DOES NOT add up")} |");
         Console.WriteLine($"| incremental check after 1,000 new calls ({last!.LedgerEntries:N0} entries counted, {last.DaysRechecked} days re-read) | p50 {p50:0.0} ms, p95 {p95:0.0} ms | p95 ≤ 100 ms | {(p95 <= 100 ? "met" : "NOT met")} |");
         Console.WriteLine($"| speed-up (p50) | {fullTimes.P50 / p50:N0}× | | |");
-        SqliteConnection.ClearAllPools();
-        if (args.Contains("--keep")) Console.WriteLine($"Database kept: {folder}");
-        else try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+        await large.CloseAsync(args.Contains("--keep"));
     }
 }

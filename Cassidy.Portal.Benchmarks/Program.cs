@@ -4,12 +4,14 @@ using Cassidy.Portal.Benchmarks;
 //                                                             --benchmark-usage 30
 //                                                             --benchmark-ledger-check 2   (millions of calls)
 //                                                             --benchmark-pages 1 [--runs 7] (millions of calls)
+//                                                             --benchmark-time-zone 2      (millions of calls)
 if (args.Contains("--benchmark-usage")) await UsageBenchmark.RunAsync(args);
 else if (args.Contains("--benchmark-ledger-check")) await LedgerCheckBenchmark.RunAsync(args);
 else if (args.Contains("--benchmark-pages")) await PageBenchmark.RunAsync(args);
+else if (args.Contains("--benchmark-time-zone")) await TimeZoneBenchmark.RunAsync(args);
 else if (args.Contains("--benchmark")) await IngestBenchmark.RunAsync(args);
 else
 {
-    Console.Error.WriteLine("Usage: --benchmark [SECONDS] [--channels N] | --benchmark-usage [RUNS] | --benchmark-ledger-check [MILLIONS] | --benchmark-pages [MILLIONS] [--runs N]");
+    Console.Error.WriteLine("Usage: --benchmark [SECONDS] [--channels N] | --benchmark-usage [RUNS] | --benchmark-ledger-check [MILLIONS] | --benchmark-pages [MILLIONS] [--runs N] | --benchmark-time-zone [MILLIONS]");
     Environment.ExitCode = 2;
 }

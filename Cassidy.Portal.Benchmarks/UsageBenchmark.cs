@@ -71,11 +71,13 @@ public static class UsageBenchmark
                     generated += chunk;
                     Console.WriteLine($"  {generated:N0} events and their hourly rollups written ({sw.Elapsed.TotalSeconds:0} s)");
                 }
-                // The engine re-keys the daily rollups when it finds them stale (as after a time-zone change).
-                Exec(connection, "UPDATE CreditAccounts SET RollupTimeZone = NULL");
+                // The engine rebuilds the daily rollups when it finds them stale (as after a time-zone change); the new
+                // version makes it reload the account.
+                Exec(connection, "UPDATE CreditAccounts SET RollupTimeZone = NULL, Version = Version + 1");
             }
             sw.Restart();
             await ledger.RefreshAsync(orgId);
+            await ledger.RebuildDailyRollupsAsync(orgId, maxRows: int.MaxValue);
             Console.WriteLine($"  daily rollups rebuilt by the engine from the hourly ones in {sw.Elapsed.TotalSeconds:0.0} s");
             await using (var connection = new SqliteConnection(connectionString))
             {
@@ -143,15 +145,15 @@ public static class UsageBenchmark
         }
     }
 
-    internal static async Task<int> SeedOrganizationAsync(IDbContextFactory<PortalDbContext> dbFactory, DateTime now)
+    internal static async Task<int> SeedOrganizationAsync(IDbContextFactory<PortalDbContext> dbFactory, DateTime now, string slug = "bench")
     {
         await using var db = await dbFactory.CreateDbContextAsync();
         var anchor = now.Date.AddDays(-Days - 10);
-        var org = new Organization { Slug = "bench", Name = "Benchmark", Plan = "Business", BillingAnchor = anchor, CreatedAt = anchor, DefaultMemberCapMillicredits = 5_000_000, TimeZone = Zone };
+        var org = new Organization { Slug = slug, Name = "Benchmark " + slug, Plan = "Business", BillingAnchor = anchor, CreatedAt = anchor, DefaultMemberCapMillicredits = 5_000_000, TimeZone = Zone };
         db.Organizations.Add(org);
         for (var i = 0; i < Members; i++)
         {
-            var email = $"member{i:00}@bench.test";
+            var email = $"member{i:00}@{slug}.test";
             var user = new ApplicationUser { UserName = email, NormalizedUserName = email.ToUpperInvariant(), Email = email, NormalizedEmail = email.ToUpperInvariant(), DisplayName = $"Member {i:00}", SecurityStamp = Guid.NewGuid().ToString(), CreatedAt = anchor };
             db.Users.Add(user);
             db.Memberships.Add(new Membership { Organization = org, User = user, Role = i == 0 ? OrganizationRole.Owner : OrganizationRole.Member, JoinedAt = anchor });

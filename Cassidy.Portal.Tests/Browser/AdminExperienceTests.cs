@@ -1,7 +1,11 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
+using Cassidy.Portal.Data;
+using Cassidy.Portal.Ledger;
 using Cassidy.Portal.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -48,6 +52,59 @@ public sealed class AdminExperienceTests(BrowserFixture browser)
         await name.FillAsync("Globex");
         await other.GetByTestId("save-general").ClickAsync();
         await Expect(admin.Locator(".portal-drawer")).Not.ToContainTextAsync("Globex Worldwide");
+    }
+
+    [Fact]
+    public async Task A_time_zone_change_regroups_usage_in_the_background_and_another_within_a_minute_is_refused_beside_the_field()
+    {
+        var admin = await browser.SignInAsync("admin@globex.test");
+        await BrowserFixture.GoAsync(admin, "/orgs/globex/settings/usage");
+        var credits = Number(await admin.GetByTestId("figure-credits").InnerTextAsync());
+
+        await BrowserFixture.GoAsync(admin, "/orgs/globex/settings");
+        await ChooseZoneAsync(admin, "Asia/Tokyo");
+        await admin.GetByTestId("save-general").ClickAsync();
+        await Expect(admin.GetByText("Organization settings saved.")).ToBeVisibleAsync();
+
+        // The background rebuilder regroups the daily rollups into Tokyo's days, a small writer step at a time.
+        var services = browser.Factory.Services;
+        var dbFactory = services.GetRequiredService<IDbContextFactory<PortalDbContext>>();
+        int organizationId;
+        await using (var db = await dbFactory.CreateDbContextAsync())
+            organizationId = await db.Organizations.Where(o => o.Slug == "globex").Select(o => o.Id).SingleAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            await using var db = await dbFactory.CreateDbContextAsync();
+            var account = await db.CreditAccounts.Where(a => a.OrganizationId == organizationId)
+                .Select(a => new { a.RollupTimeZone, a.DailyRollupsBuiltBefore }).SingleAsync();
+            if (account is { RollupTimeZone: "Asia/Tokyo", DailyRollupsBuiltBefore: null }) break;
+            Assert.True(DateTime.UtcNow < deadline, $"the daily rollups were not rebuilt: {account}");
+            await Task.Delay(100);
+        }
+        Assert.True((await services.GetRequiredService<CreditLedger>().FullCheckAsync(organizationId)).Ok);
+
+        // Another change straight after is refused, beside the field, and changes nothing.
+        await ChooseZoneAsync(admin, "Europe/Berlin");
+        await admin.GetByTestId("save-general").ClickAsync();
+        await Expect(admin.Locator(".mud-input-control").Filter(new() { Has = admin.Locator("#org-timezone") }))
+            .ToContainTextAsync(new Regex("The time zone was changed less than a minute ago. Try again in \\d+ seconds."));
+        await BrowserFixture.ScreenshotAsync(admin, "settings-time-zone-refused");
+        await using (var db = await dbFactory.CreateDbContextAsync())
+            Assert.Equal("Asia/Tokyo", await db.Organizations.Where(o => o.Slug == "globex").Select(o => o.TimeZone).SingleAsync());
+
+        // The usage of the period is the same in any zone.
+        await BrowserFixture.GoAsync(admin, "/orgs/globex/settings/usage");
+        await Expect(admin.GetByTestId("figure-credits")).ToContainTextAsync(credits.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private static async Task ChooseZoneAsync(IPage page, string zone)
+    {
+        var field = page.Locator("#org-timezone");
+        await field.ClickAsync();
+        await field.FillAsync(zone.Split('/')[1]);
+        await page.Locator(".mud-popover-open .mud-list-item").GetByText(zone, new() { Exact = true }).ClickAsync();
+        await Expect(field).ToHaveValueAsync(zone);
     }
 
     [Fact]

@@ -18,12 +18,16 @@ public sealed class UsageReportTests
     // (Asia/Kolkata) an hour belongs to the day its start falls on, so days shift by that part hour against the ledger.
     private static readonly string[] Zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney"];
 
-    /// <summary>Sets the organization's time zone as the settings page does: the ledger re-keys the daily rollups.</summary>
+    /// <summary>
+    /// Sets the organization's time zone as the settings page does, and lets the rebuild of the daily rollups run to its end
+    /// as the background rebuilder would.
+    /// </summary>
     private static async Task SetZoneAsync(LedgerHarness h, string zone)
     {
         await using (var db = h.Db.CreateContext())
             await db.Organizations.Where(o => o.Id == h.Org.Id).ExecuteUpdateAsync(o => o.SetProperty(x => x.TimeZone, zone));
         await h.Ledger.RefreshAsync(h.Org.Id);
+        await h.Ledger.RebuildDailyRollupsAsync(h.Org.Id);
     }
 
     /// <summary>The report over the harness's database, as the pages get it.</summary>
@@ -148,13 +152,27 @@ public sealed class UsageReportTests
         var settings = new OrganizationSettings(provider.GetRequiredService<IDbContextFactory<PortalDbContext>>(), h.Ledger, h.Clock);
 
         Assert.Equal(ChangeResult.Ok, await settings.UpdateAsync(h.Org.Id, AuditActor.System, "Org", "Asia/Tokyo"));
+        // Until the background rebuilder has run, the report reads hours, which are exact in any zone.
+        var tokyo = TimeZoneInfo.FindSystemTimeZoneById("Asia/Tokyo");
+        var tokyoDay = UsageRange.Days(new DateOnly(2026, 3, 11), new DateOnly(2026, 3, 11), tokyo);
+        Assert.Equal(5_000, (await report.LoadAsync(UsageScope.Organization(h.Org.Id), tokyoDay, tokyo)).Credits);
+        Assert.Equal(1, await provider.GetRequiredService<DailyRollupRebuilder>().RunOnceAsync());
+
+        // Another change within the minute is refused, on the time-zone field, and changes nothing.
+        var refused = await settings.UpdateAsync(h.Org.Id, AuditActor.System, "Org", "Europe/Berlin");
+        Assert.Equal((false, "timeZone"), (refused.Succeeded, refused.Field));
+        Assert.Equal("The time zone was changed less than a minute ago. Try again in 60 seconds.", refused.Error);
+        h.Clock.Advance(TimeSpan.FromSeconds(61));
+        Assert.Equal(ChangeResult.Ok, await settings.UpdateAsync(h.Org.Id, AuditActor.System, "Org", "Europe/Berlin"));
+        h.Clock.Advance(TimeSpan.FromSeconds(61));
+        Assert.Equal(ChangeResult.Ok, await settings.UpdateAsync(h.Org.Id, AuditActor.System, "Org", "Asia/Tokyo"));
+        await provider.GetRequiredService<DailyRollupRebuilder>().RunOnceAsync();
 
         await using var db = h.Db.CreateContext();
         Assert.Equal("Asia/Tokyo", await db.CreditAccounts.Where(a => a.OrganizationId == h.Org.Id).Select(a => a.RollupTimeZone).SingleAsync());
         // 22:30 UTC is 07:30 the next morning in Tokyo.
         Assert.Equal([new DateOnly(2026, 3, 11)], await db.DailyUsageRollups.Where(r => r.OrganizationId == h.Org.Id).Select(r => r.Day).ToListAsync());
-        var tokyo = TimeZoneInfo.FindSystemTimeZoneById("Asia/Tokyo");
-        var data = await report.LoadAsync(UsageScope.Organization(h.Org.Id), UsageRange.Days(new DateOnly(2026, 3, 11), new DateOnly(2026, 3, 11), tokyo), tokyo);
+        var data = await report.LoadAsync(UsageScope.Organization(h.Org.Id), tokyoDay, tokyo);
         Assert.Equal(5_000, data.Credits);
         Assert.Equal(5_000, Assert.Single(data.Days).Total);
         await h.AssertBooksBalanceAsync();

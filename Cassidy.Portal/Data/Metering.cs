@@ -133,6 +133,12 @@ public class CreditAccount
     public DateTime UpdatedAt { get; set; }
     /// <summary>The time zone whose local days key the daily rollups; null until they were first built.</summary>
     public string? RollupTimeZone { get; set; }
+    /// <summary>
+    /// Null when the daily rollups hold every hour, keyed in <see cref="RollupTimeZone"/>. Otherwise they are being rebuilt
+    /// in that zone after a time-zone change (LEDGER.md, "A time-zone change") and hold only the hours before this instant
+    /// (<see cref="DateTime.MinValue"/>: the old zone's rows are still being cleared), so readers use the hourly rollups.
+    /// </summary>
+    public DateTime? DailyRollupsBuiltBefore { get; set; }
 }
 
 public static class HoldStatuses

@@ -26,6 +26,19 @@ public static class PortalDatabase
         return services;
     }
 
+    /// <summary>
+    /// Makes the context's following reads one snapshot of the database, until the result is disposed: a deferred SQLite
+    /// transaction, which takes no lock until the first read and never a write lock (WAL: the writer does not wait for it).
+    /// For a report whose queries must agree with each other (the daily rollups' state and their rows, days and hours).
+    /// </summary>
+    public static async Task<IAsyncDisposable> ReadSnapshotAsync(this PortalDbContext db, CancellationToken ct = default)
+    {
+        await db.Database.OpenConnectionAsync(ct);
+        var snapshot = ((SqliteConnection)db.Database.GetDbConnection()).BeginTransaction(deferred: true);
+        await db.Database.UseTransactionAsync(snapshot, ct);
+        return snapshot;
+    }
+
     public static string ConnectionString(IConfiguration configuration) =>
         configuration.GetConnectionString("Portal") ?? throw new InvalidOperationException("Connection string 'Portal' is not configured.");
 

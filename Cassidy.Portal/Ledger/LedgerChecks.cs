@@ -8,8 +8,10 @@ namespace Cassidy.Portal.Ledger;
 /// the last verified point, and the last full check's result. <see cref="Checked"/> is what the incremental check
 /// added up to (every ledger entry of the organization), <see cref="NewEntries"/> how many it had to read.
 /// </summary>
+/// <see cref="DailyRebuilding"/>: the daily rollups are being rebuilt after a time-zone change, so the check left them to
+/// the full check that follows the rebuild.
 public sealed record LedgerVerification(bool Ok, string? Problem, long LedgerEntries, long NewEntries, int DaysRechecked,
-    bool WasFull, DateTime Checked, DateTime? FullCheckedAt, bool? FullOk, string? FullProblem);
+    bool WasFull, DateTime Checked, DateTime? FullCheckedAt, bool? FullOk, string? FullProblem, bool DailyRebuilding = false);
 
 /// <summary>
 /// The ledger check, both ways, on its own reader connection (WAL: the writer never waits for it). The full check adds
@@ -38,7 +40,10 @@ internal static class LedgerChecks
         Checkpoint point;
         await using (var snapshot = c.BeginTransaction(deferred: true))
         {
-            long Sum(string sql) => Scalar(c, snapshot, sql, organizationId);
+            long Sum(string sql, params (string, object)[] more) => Scalar(c, snapshot, sql, organizationId, more);
+            var (zone, builtBefore) = DailyState(c, snapshot, organizationId);
+            // The daily rollups hold every hour, or while they are rebuilt the hours folded in so far (none while the old zone's are cleared).
+            (string, object) before = ("$before", builtBefore ?? DateTime.MaxValue);
             check = new LedgerCheck(
                 StoredBalance: Sum("SELECT COALESCE(MAX(BalanceMillicredits), 0) FROM CreditAccounts WHERE OrganizationId = $org"),
                 LedgerSum: Sum("SELECT COALESCE(SUM(AmountMillicredits), 0) FROM LedgerEntries WHERE OrganizationId = $org"),
@@ -54,7 +59,10 @@ internal static class LedgerChecks
                 DailyAgentRollupSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyAgentRollups WHERE OrganizationId = $org"),
                 LedgerEntries: Sum("SELECT COUNT(*) FROM LedgerEntries WHERE OrganizationId = $org"),
                 UsageEntries: Sum("SELECT COUNT(*) FROM LedgerEntries WHERE OrganizationId = $org AND Kind = 'usage'"),
-                RecordedCalls: Sum("SELECT COUNT(*) FROM UsageEvents WHERE OrganizationId = $org AND Type = 'model_call'"));
+                RecordedCalls: Sum("SELECT COUNT(*) FROM UsageEvents WHERE OrganizationId = $org AND Type = 'model_call'"),
+                DailyHoursSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM UsageRollups WHERE OrganizationId = $org AND HourStart < $before", before),
+                DailyAgentHoursSum: Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM AgentRollups WHERE OrganizationId = $org AND HourStart < $before", before),
+                DailyBuiltBefore: builtBefore);
             point = new Checkpoint(
                 ThroughEntryId: Sum("SELECT COALESCE(MAX(Id), 0) FROM LedgerEntries"),
                 ThroughEntryAt: Rows(c, snapshot, "SELECT MAX(OccurredAt) FROM LedgerEntries WHERE OrganizationId = $org", organizationId)
@@ -66,8 +74,8 @@ internal static class LedgerChecks
                     SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM UsageEvents
                     WHERE OrganizationId = $org AND Type = 'model_call' AND (AgentId IS NOT NULL OR WorkflowId IS NOT NULL)
                     """),
-                Zone: Rows(c, snapshot, "SELECT RollupTimeZone FROM CreditAccounts WHERE OrganizationId = $org", organizationId)
-                    .SingleOrDefault()?[0] as string,
+                Zone: builtBefore is null ? zone : null, // after a rebuild, the next round's full check compares every day again
+
                 FullAt: now, FullOk: check.Ok, FullProblem: check.Problem);
         }
         // A full check that adds up is the new starting point of the incremental one; one that does not leaves the last
@@ -86,26 +94,29 @@ internal static class LedgerChecks
     {
         await using var c = await OpenAsync(connectionString);
         Checkpoint? start;
-        string? zone;
+        bool neverBuilt;
         await using (var peek = c.BeginTransaction(deferred: true))
         {
             start = ReadCheckpoint(c, peek, organizationId);
-            zone = Rows(c, peek, "SELECT RollupTimeZone FROM CreditAccounts WHERE OrganizationId = $org", organizationId).SingleOrDefault()?[0] as string;
+            var (keyedIn, builtBefore) = DailyState(c, peek, organizationId);
+            neverBuilt = keyedIn is null && builtBefore is null;
         }
         // A full check found the books wrong and there is no good point to go on from: say so (staff were told) rather
         // than add everything up again on every page load.
         if (start is { ThroughEntryId: 0, FullOk: false })
             return new LedgerVerification(false, start.FullProblem, start.Entries, 0, 0, false, now, start.FullAt, false, start.FullProblem);
         // No good point yet (or no daily rollups yet): the full check, which leaves one.
-        if (start is null || zone is null || start.ThroughEntryId == 0)
+        if (start is null || neverBuilt || start.ThroughEntryId == 0)
         {
             var full = await FullAsync(connectionString, organizationId, now);
-            return new LedgerVerification(full.Ok, full.Problem, full.LedgerEntries, full.LedgerEntries, 0, true, now, now, full.Ok, full.Problem);
+            return new LedgerVerification(full.Ok, full.Problem, full.LedgerEntries, full.LedgerEntries, 0, true, now, now, full.Ok, full.Problem,
+                DailyRebuilding: full.DailyBuiltBefore is not null);
         }
 
         var (problem, point, newEntries, days) = await VerifyFromAsync(c, organizationId, start);
         if (problem is null) await SaveAsync(c, organizationId, point, now, full: false);
-        return new LedgerVerification(problem is null, problem, point.Entries, newEntries, days, false, now, start.FullAt, start.FullOk, start.FullProblem);
+        return new LedgerVerification(problem is null, problem, point.Entries, newEntries, days, false, now, start.FullAt, start.FullOk, start.FullProblem,
+            DailyRebuilding: point.Zone is null);
     }
 
     private static async Task<(string? Problem, Checkpoint Point, long NewEntries, int Days)> VerifyFromAsync(SqliteConnection c, int org,
@@ -113,13 +124,14 @@ internal static class LedgerChecks
     {
         await using var snapshot = c.BeginTransaction(deferred: true);
         long Sum(string sql, params (string, object)[] more) => Scalar(c, snapshot, sql, org, more);
-        var account = Rows(c, snapshot, "SELECT BalanceMillicredits, OverdraftMillicredits, RollupTimeZone FROM CreditAccounts WHERE OrganizationId = $org", org).Single();
+        var account = Rows(c, snapshot, "SELECT BalanceMillicredits, OverdraftMillicredits FROM CreditAccounts WHERE OrganizationId = $org", org).Single();
         long balance = (long)account[0]!, overdraft = (long)account[1]!;
         // Days are compared in the zone they are keyed in now. After a time-zone change the days no new call fell on were
         // last compared in the old zone: the checkpoint keeps that zone until a full check has compared them all again
-        // (LedgerAudit runs one at its next round), and the totals below do not depend on the zone.
-        if (account[2] is not string keyedIn) return ("the daily rollups are being re-keyed; check again", start, 0, 0);
-        var zone = TimeZoneInfo.FindSystemTimeZoneById(keyedIn);
+        // (LedgerAudit runs one at its next round), and the totals below do not depend on the zone. While the days are
+        // being rebuilt they are left out, and the checkpoint forgets its zone, so that full check follows the rebuild.
+        var keyedIn = DailyState(c, snapshot, org).Zone;
+        var zone = keyedIn is null ? null : TimeZoneInfo.FindSystemTimeZoneById(keyedIn);
 
         // Entries after the checkpoint: the (organization, time) index from a day before the last included one (a clock
         // set back a little cannot hide an entry), the id deciding what is new.
@@ -149,19 +161,22 @@ internal static class LedgerChecks
             Ledger = start.Ledger + (long)entries[0]!, Entries = start.Entries + (long)entries[1]!,
             Usage = start.Usage + (long)entries[2]!, UsageEntries = start.UsageEntries + (long)entries[3]!,
             Calls = start.Calls + calls, CallCount = start.CallCount + callCount, AgentCalls = start.AgentCalls + agentCalls,
+            Zone = zone is null ? null : start.Zone,
         };
         var grants = Sum("SELECT COALESCE(SUM(RemainingMillicredits), 0) FROM CreditGrants WHERE OrganizationId = $org");
-        var days = hours.Select(h => LocalDays.Of(SqliteStatement.ParseDateTime(h), zone)).ToHashSet();
+        var days = zone is null ? [] : hours.Select(h => LocalDays.Of(SqliteStatement.ParseDateTime(h), zone)).ToHashSet();
         var problem =
             balance != point.Ledger ? "the stored balance differs from the sum of the ledger"
             : grants - overdraft != balance ? "the grants' remaining credits less the overdraft differ from the balance"
             : point.UsageEntries != point.CallCount ? "recorded calls and usage entries differ in number"
             : point.Calls != point.Usage ? "the credits of recorded calls differ from the usage in the ledger"
+            : zone is null ? null
             : Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyModelRollups WHERE OrganizationId = $org") != point.Usage
                 ? "the usage rollups differ from the usage in the ledger"
             : Sum("SELECT COALESCE(SUM(CreditsMillicredits), 0) FROM DailyAgentRollups WHERE OrganizationId = $org") != point.AgentCalls
                 ? "the agent rollups differ from the calls of agents and workflows"
             : days.Select(d => DayProblem(c, snapshot, org, d, zone)).FirstOrDefault(p => p is not null);
+
         return (problem, point, (long)entries[1]!, days.Count);
     }
 
@@ -183,6 +198,17 @@ internal static class LedgerChecks
         return Sums("DailyAgentRollups", OnDay, on) != Sums("AgentRollups", InHours, hours)
             ? $"the daily agent rollups of {day:yyyy-MM-dd} differ from its hours"
             : null;
+    }
+
+    /// <summary>
+    /// The zone the daily rollups are keyed in, null while they are being rebuilt after a time-zone change; and how far that
+    /// rebuild is (null: done; <see cref="DateTime.MinValue"/>: the old zone's rows are still being cleared).
+    /// </summary>
+    private static (string? Zone, DateTime? BuiltBefore) DailyState(SqliteConnection c, SqliteTransaction t, int org)
+    {
+        var row = Rows(c, t, "SELECT RollupTimeZone, DailyRollupsBuiltBefore FROM CreditAccounts WHERE OrganizationId = $org", org).SingleOrDefault();
+        var builtBefore = row?[1] is string at ? SqliteStatement.ParseDateTime(at) : (DateTime?)null;
+        return (builtBefore is null ? row?[0] as string : null, builtBefore);
     }
 
     private static Checkpoint? ReadCheckpoint(SqliteConnection c, SqliteTransaction t, int org) =>

@@ -9,7 +9,8 @@ namespace Cassidy.Portal.Ledger;
 /// (record usage, authorize, grant, change plan, read a balance); <see cref="LedgerWriter"/> runs every write on one
 /// connection in group commits; <see cref="LedgerStore"/> is what a transaction does to the tables and to the cached
 /// <see cref="OrganizationBook"/>s; <see cref="BalanceView"/> is the in-memory balance and hold view authorize reads and
-/// live pages listen to. The invariants are in LEDGER.md, asserted before every commit (OrganizationBook.Violation). May
+/// live pages listen to; <see cref="DailyRollupRebuilder"/> re-keys the daily rollups after a time-zone change, a small
+/// writer step at a time. The invariants are in LEDGER.md, asserted before every commit (OrganizationBook.Violation). May
 /// use Pricing, Billing's plan rules (PlanCatalog, BillingPeriods) and Data; never Limits, Usage, Notifications, Webhooks,
 /// Organizations or the UI (Architecture/DependencyRulesTests).
 /// </summary>
@@ -22,6 +23,8 @@ public static class LedgerSetup
             sp.GetRequiredService<BalanceView>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<LedgerWriter>>()));
         services.AddSingleton(sp => new CreditLedger(sp.GetRequiredService<LedgerWriter>(), sp.GetRequiredService<PriceTable>(),
             sp.GetRequiredService<TimeProvider>(), ConnectionString(sp)));
+        services.AddSingleton<DailyRollupRebuilder>();
+        services.AddHostedService(sp => sp.GetRequiredService<DailyRollupRebuilder>());
         return services;
     }
 

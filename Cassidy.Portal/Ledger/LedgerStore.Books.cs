@@ -95,8 +95,30 @@ internal sealed partial class LedgerStore
     {
         var zone = book.Zone;
         ReadSettings(book);
-        // The daily rollups are keyed by local days: re-key them in the new zone before anything is added to them.
-        if (zone.Id != book.Zone.Id) _rollups.Rebuild(book.OrganizationId, book.Zone);
+        // The daily rollups are keyed by local days: from now on nothing is added to them until they are rebuilt in the new zone.
+        if (zone.Id != book.Zone.Id) book.DailyBuiltBefore = DateTime.MinValue;
+    }
+
+    /// <summary>
+    /// One step of rebuilding an organization's daily rollups in its new time zone (LEDGER.md, "A time-zone change"), small
+    /// enough that nobody waits long behind it in the writer's queue: clears about <paramref name="maxRows"/> rows of the old
+    /// zone's days, or folds the next hours (about <paramref name="maxRows"/> hourly rows) into the new zone's days. Returns
+    /// whether more steps are needed.
+    /// </summary>
+    public bool RebuildDailyStep(int organizationId, int maxRows)
+    {
+        var book = Book(organizationId);
+        if (book?.DailyBuiltBefore is not { } from) return false;
+        if (from == DateTime.MinValue)
+        {
+            if (_rollups.ClearDaily(organizationId, maxRows)) return true;
+            book.DailyBuiltBefore = _rollups.FirstHour(organizationId);
+            return book.DailyBuiltBefore is not null;
+        }
+        var to = _rollups.FoldBound(organizationId, from, maxRows);
+        _rollups.Fold(organizationId, book.Zone, from, to);
+        book.DailyBuiltBefore = to;
+        return to is not null;
     }
 
     /// <summary>Reads the organization's settings and members into the book (nothing, when the organization is gone).</summary>
@@ -135,6 +157,7 @@ internal sealed partial class LedgerStore
         ReadSettings(book);
 
         string? rollupZone = null;
+        DateTime? builtBefore = null;
         var opened = false;
         using (var rows = _account.Bind(organizationId).Query())
         {
@@ -147,6 +170,7 @@ internal sealed partial class LedgerStore
                 book.LastClosedPeriodStart = rows.GetDateTimeOrNull(3);
                 book.Version = rows.GetInt64(4);
                 rollupZone = rows.GetStringOrNull(5);
+                builtBefore = rows.GetDateTimeOrNull(6);
             }
         }
         _books[organizationId] = book;
@@ -163,8 +187,8 @@ internal sealed partial class LedgerStore
         }
 
         book.StartPeriod(book.Period, AllowanceOf(book));
-        // The time zone changed (or the daily rollups were never built): re-key them before anything is added to them.
-        if (rollupZone != book.Zone.Id) _rollups.Rebuild(book.OrganizationId, book.Zone);
+        // The time zone changed (or the daily rollups were never built): nothing is added to them until they are rebuilt.
+        book.DailyBuiltBefore = rollupZone == book.Zone.Id ? builtBefore : DateTime.MinValue;
         using (var rows = _grants.Bind(organizationId).Query())
             while (rows.Read())
                 book.AddGrant(new GrantState

@@ -102,12 +102,13 @@ internal sealed partial class LedgerStore : IDisposable
         _updateGrant = Statement("UPDATE CreditGrants SET RemainingMillicredits = $remaining, ExpiredAt = $expired WHERE Id = $id");
         _upsertAccount = Statement("""
             INSERT INTO CreditAccounts (OrganizationId, BalanceMillicredits, OverdraftMillicredits, CurrentPeriodStart,
-                CurrentPeriodEnd, LastClosedPeriodStart, Version, UpdatedAt, RollupTimeZone)
-            VALUES ($org, $balance, $overdraft, $start, $end, $closed, $version, $now, $zone)
+                CurrentPeriodEnd, LastClosedPeriodStart, Version, UpdatedAt, RollupTimeZone, DailyRollupsBuiltBefore)
+            VALUES ($org, $balance, $overdraft, $start, $end, $closed, $version, $now, $zone, $builtBefore)
             ON CONFLICT (OrganizationId) DO UPDATE SET BalanceMillicredits = excluded.BalanceMillicredits,
                 OverdraftMillicredits = excluded.OverdraftMillicredits, CurrentPeriodStart = excluded.CurrentPeriodStart,
                 CurrentPeriodEnd = excluded.CurrentPeriodEnd, LastClosedPeriodStart = excluded.LastClosedPeriodStart,
-                Version = excluded.Version, UpdatedAt = excluded.UpdatedAt, RollupTimeZone = excluded.RollupTimeZone
+                Version = excluded.Version, UpdatedAt = excluded.UpdatedAt, RollupTimeZone = excluded.RollupTimeZone,
+                DailyRollupsBuiltBefore = excluded.DailyRollupsBuiltBefore
             """);
         _versions = Statement("""
             SELECT a.Version, o.SettingsVersion FROM Organizations o LEFT JOIN CreditAccounts a ON a.OrganizationId = o.Id WHERE o.Id = $org
@@ -125,7 +126,8 @@ internal sealed partial class LedgerStore : IDisposable
             WHERE m.OrganizationId = $org AND u.NormalizedEmail IS NOT NULL
             """);
         _account = Statement("""
-            SELECT BalanceMillicredits, OverdraftMillicredits, CurrentPeriodStart, LastClosedPeriodStart, Version, RollupTimeZone
+            SELECT BalanceMillicredits, OverdraftMillicredits, CurrentPeriodStart, LastClosedPeriodStart, Version, RollupTimeZone,
+                DailyRollupsBuiltBefore
             FROM CreditAccounts WHERE OrganizationId = $org
             """);
         _grants = Statement("""
@@ -284,10 +286,10 @@ internal sealed partial class LedgerStore : IDisposable
         {
             book.Version++;
             _upsertAccount.Bind(book.OrganizationId).Bind(book.Balance).Bind(book.Overdraft).Bind(book.Period.Start).Bind(book.Period.End)
-                .Bind(book.LastClosedPeriodStart).Bind(book.Version).Bind(Now).Bind(book.Zone.Id).Execute();
+                .Bind(book.LastClosedPeriodStart).Bind(book.Version).Bind(Now).Bind(book.Zone.Id).Bind(book.DailyBuiltBefore).Execute();
         }
         _hooks?.At(WriterPoint.Statement);
-        _rollups.Flush(id => _books.TryGetValue(id, out var book) ? book.Zone : TimeZoneInfo.Utc);
+        _rollups.Flush(id => _books.TryGetValue(id, out var book) ? (book.Zone, book.DailyBuiltBefore) : (TimeZoneInfo.Utc, null));
     }
 
     /// <summary>Marks the book as part of this transaction (published after it), remembering its balance before it.</summary>

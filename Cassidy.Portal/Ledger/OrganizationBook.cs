@@ -40,6 +40,11 @@ public sealed class OrganizationBook
     public long? DefaultCapMillicredits { get; set; }
     /// <summary>The organization's time zone: its local days key the daily rollups.</summary>
     public TimeZoneInfo Zone { get; set; } = TimeZoneInfo.Utc;
+    /// <summary>
+    /// Null when the daily rollups are complete in <see cref="Zone"/>; while they are rebuilt after a time-zone change, only
+    /// hours before this instant are added to them (the rebuild folds in the rest, LEDGER.md "A time-zone change").
+    /// </summary>
+    public DateTime? DailyBuiltBefore { get; set; }
     /// <summary>The organization's <c>SettingsVersion</c> the settings and members above were read at (LEDGER.md).</summary>
     public long SettingsVersion { get; set; }
     /// <summary>When the first active hold expires (null: none), so the writer stamps expired holds when one is due.</summary>

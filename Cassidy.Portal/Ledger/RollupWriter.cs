@@ -130,15 +130,25 @@ internal sealed class RollupWriter : IDisposable
             r => { r.Minutes += minutes; r.Meetings++; });
     }
 
-    /// <summary>Upserts what the transaction accumulated; <paramref name="zoneOf"/> gives each organization's days.</summary>
-    public void Flush(Func<int, TimeZoneInfo> zoneOf)
+    /// <summary>
+    /// Upserts what the transaction accumulated. <paramref name="daysOf"/> gives each organization's days: its zone, and the
+    /// hour before which its daily rollups are kept (null: all; LEDGER.md "A time-zone change" — later hours are left to the
+    /// rebuild, which folds them in from the hourly rows).
+    /// </summary>
+    public void Flush(Func<int, (TimeZoneInfo Zone, DateTime? BuiltBefore)> daysOf)
     {
+        bool Daily(int org, DateTime hour, out DateOnly day)
+        {
+            var (zone, builtBefore) = daysOf(org);
+            day = LocalDays.Of(hour, zone);
+            return builtBefore is not { } before || hour < before;
+        }
         foreach (var r in _usage.Values)
         {
             _upsertUsage.Bind(r.OrganizationId).Bind(r.HourStart).Bind(r.UserId).Bind(r.Model).Bind(r.Feature)
                 .Bind(r.CreditsMillicredits).Bind(r.Calls).Bind(r.InputTokens).Bind(r.KnowledgeTokens).Bind(r.OutputTokens)
                 .Bind(r.LightCreditsMillicredits).Execute();
-            var day = LocalDays.Of(r.HourStart, zoneOf(r.OrganizationId));
+            if (!Daily(r.OrganizationId, r.HourStart, out var day)) continue;
             Accumulate(_dailyUsage, (r.OrganizationId, day, r.UserId, r.Model, r.Feature),
                 () => new DailyUsageRollup { OrganizationId = r.OrganizationId, Day = day, UserId = r.UserId, Model = r.Model, Feature = r.Feature },
                 d =>
@@ -161,7 +171,8 @@ internal sealed class RollupWriter : IDisposable
         {
             _upsertAgent.Bind(r.OrganizationId).Bind(r.HourStart).Bind(r.UserId).Bind(r.AgentId).Bind(r.WorkflowId)
                 .Bind(r.Model).Bind(r.CreditsMillicredits).Bind(r.Calls).Bind(r.LightCreditsMillicredits).Execute();
-            DailyAgent(r.OrganizationId, LocalDays.Of(r.HourStart, zoneOf(r.OrganizationId)), r.UserId, r.AgentId, r.WorkflowId,
+            if (!Daily(r.OrganizationId, r.HourStart, out var day)) continue;
+            DailyAgent(r.OrganizationId, day, r.UserId, r.AgentId, r.WorkflowId,
                 d => { d.CreditsMillicredits += r.CreditsMillicredits; d.Calls += r.Calls; d.LightCreditsMillicredits += r.LightCreditsMillicredits; });
         }
         foreach (var r in _runs.Values)
@@ -172,7 +183,8 @@ internal sealed class RollupWriter : IDisposable
                 .Bind(r.FirstAt).Bind(r.LastAt).Bind(r.CreditsMillicredits).Bind(r.Calls).Query();
             run.Read();
             var isNew = run.GetInt64(0) == r.Calls;
-            DailyAgent(r.OrganizationId, LocalDays.Of(LocalDays.FloorHour(run.GetDateTime(1)), zoneOf(r.OrganizationId)), run.GetString(2), run.GetString(3),
+            if (!Daily(r.OrganizationId, LocalDays.FloorHour(run.GetDateTime(1)), out var day)) continue;
+            DailyAgent(r.OrganizationId, day, run.GetString(2), run.GetString(3),
                 run.GetString(4), d => { d.Runs += isNew ? 1 : 0; d.RunCreditsMillicredits += r.CreditsMillicredits; });
         }
         foreach (var r in _meetings.Values)
@@ -205,68 +217,139 @@ internal sealed class RollupWriter : IDisposable
     }
 
     /// <summary>
-    /// Re-derives an organization's daily rollups from its hourly ones, keyed by the local days of <paramref name="zone"/>
-    /// (each hour mapped on its own, as <see cref="LocalDays.Of"/> does): run when the time zone changes, in the writer's
-    /// transaction, so readers see the old days or the new ones, never a mix. Hours accumulated in this transaction and
-    /// not yet flushed are added afterwards, keyed by the new zone. Bulk SQL: seconds for millions of hours.
+    /// Clears the daily rollups an organization had in its old time zone, a local day at a time, until about
+    /// <paramref name="maxRows"/> rows went (LEDGER.md, "A time-zone change"). Returns whether any are left.
     /// </summary>
-    public void Rebuild(int org, TimeZoneInfo zone)
+    public bool ClearDaily(int org, int maxRows)
     {
-        foreach (var table in new[] { "DailyUsageRollups", "DailyModelRollups", "DailyMemberRollups", "DailyAgentRollups" })
-            Run($"DELETE FROM {table} WHERE OrganizationId = $org", org);
+        var deleted = 0;
+        foreach (var table in DailyTables)
+        {
+            using var delete = new SqliteStatement(_connection,
+                $"DELETE FROM {table} WHERE OrganizationId = $org AND Day = (SELECT MIN(Day) FROM {table} WHERE OrganizationId = $org)");
+            int rows;
+            while ((rows = delete.Bind(org).ExecuteNonQuery()) > 0)
+                if ((deleted += rows) >= maxRows) return true;
+        }
+        return false;
+    }
+
+    /// <summary>The first hour an organization has hourly rollups for (null: none).</summary>
+    public DateTime? FirstHour(int org)
+    {
+        using var first = new SqliteStatement(_connection, """
+            SELECT MIN(h) FROM (
+                SELECT MIN(HourStart) AS h FROM UsageRollups WHERE OrganizationId = $org
+                UNION ALL SELECT MIN(HourStart) FROM AgentRollups WHERE OrganizationId = $org
+                UNION ALL SELECT strftime('%Y-%m-%d %H:00:00', MIN(FirstAt)) FROM RunRollups WHERE OrganizationId = $org)
+            """);
+        using var rows = first.Bind(org).Query();
+        return rows.Read() ? rows.GetDateTimeOrNull(0) : null;
+    }
+
+    /// <summary>
+    /// Where the next fold from <paramref name="from"/> should stop so that it reads about <paramref name="maxRows"/> hourly
+    /// rows (at least one hour); null when the rest of the organization's hours fit.
+    /// </summary>
+    public DateTime? FoldBound(int org, DateTime from, int maxRows)
+    {
+        using var bound = new SqliteStatement(_connection, """
+            SELECT HourStart FROM UsageRollups WHERE OrganizationId = $org AND HourStart >= $from ORDER BY HourStart LIMIT 1 OFFSET $rows
+            """);
+        using var rows = bound.Bind(org).Bind(from).Bind(maxRows).Query();
+        if (!rows.Read()) return null;
+        var hour = rows.GetDateTime(0);
+        return hour > from ? hour : from.AddHours(1);
+    }
+
+    /// <summary>
+    /// Adds an organization's hours from <paramref name="from"/> to <paramref name="to"/> (null: all the rest) to its daily
+    /// rollups, keyed by the local days of <paramref name="zone"/> (each hour mapped on its own, as <see cref="LocalDays.Of"/>
+    /// does; a run on the day of its first call). The writer adds later calls of those hours itself, so each hour is
+    /// folded exactly once; hours accumulated in this transaction and not yet flushed are added by <see cref="Flush"/>.
+    /// </summary>
+    public void Fold(int org, TimeZoneInfo zone, DateTime from, DateTime? to)
+    {
+        var until = to ?? DateTime.MaxValue;
         Run("CREATE TEMP TABLE IF NOT EXISTS RollupDays (HourStart TEXT PRIMARY KEY, Day TEXT NOT NULL)");
         Run("DELETE FROM temp.RollupDays");
-
         var hours = new List<string>();
         using (var select = new SqliteStatement(_connection, """
-            SELECT HourStart FROM UsageRollups WHERE OrganizationId = $org
-            UNION SELECT HourStart FROM AgentRollups WHERE OrganizationId = $org
-            UNION SELECT strftime('%Y-%m-%d %H:00:00', FirstAt) FROM RunRollups WHERE OrganizationId = $org
+            SELECT HourStart FROM UsageRollups WHERE OrganizationId = $org AND HourStart >= $from AND HourStart < $to
+            UNION SELECT HourStart FROM AgentRollups WHERE OrganizationId = $org AND HourStart >= $from AND HourStart < $to
+            UNION SELECT strftime('%Y-%m-%d %H:00:00', FirstAt) FROM RunRollups WHERE OrganizationId = $org AND FirstAt >= $from AND FirstAt < $to
             """))
-        using (var rows = select.Bind(org).Query())
+        using (var rows = select.Bind(org).Bind(from).Bind(until).Query())
             while (rows.Read()) hours.Add(rows.GetString(0));
+        if (hours.Count == 0) return;
         using (var insert = new SqliteStatement(_connection, "INSERT INTO temp.RollupDays (HourStart, Day) VALUES ($hour, $day)"))
             foreach (var hour in hours)
                 insert.Bind(hour).Bind(LocalDays.Of(SqliteStatement.ParseDateTime(hour), zone)).Execute();
 
-        Run("""
+        const string Hours = "r.OrganizationId = $org AND r.HourStart >= $from AND r.HourStart < $to";
+        Fold($"""
             INSERT INTO DailyUsageRollups (OrganizationId, Day, UserId, Model, Feature, CreditsMillicredits, Calls, InputTokens,
                 KnowledgeTokens, OutputTokens, LightCreditsMillicredits)
             SELECT r.OrganizationId, d.Day, r.UserId, r.Model, r.Feature, SUM(r.CreditsMillicredits), SUM(r.Calls), SUM(r.InputTokens),
                 SUM(r.KnowledgeTokens), SUM(r.OutputTokens), SUM(r.LightCreditsMillicredits)
             FROM UsageRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
-            WHERE r.OrganizationId = $org GROUP BY d.Day, r.UserId, r.Model, r.Feature
-            """, org);
-        Run("""
+            WHERE {Hours} GROUP BY d.Day, r.UserId, r.Model, r.Feature
+            ON CONFLICT (OrganizationId, Day, UserId, Model, Feature) DO UPDATE SET
+                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
+                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
+                OutputTokens = OutputTokens + excluded.OutputTokens,
+                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+            """, org, from, until);
+        Fold($"""
             INSERT INTO DailyModelRollups (OrganizationId, Day, Model, Feature, CreditsMillicredits, Calls, InputTokens,
                 KnowledgeTokens, OutputTokens, LightCreditsMillicredits)
-            SELECT OrganizationId, Day, Model, Feature, SUM(CreditsMillicredits), SUM(Calls), SUM(InputTokens), SUM(KnowledgeTokens),
-                SUM(OutputTokens), SUM(LightCreditsMillicredits)
-            FROM DailyUsageRollups WHERE OrganizationId = $org GROUP BY Day, Model, Feature
-            """, org);
-        Run("""
+            SELECT r.OrganizationId, d.Day, r.Model, r.Feature, SUM(r.CreditsMillicredits), SUM(r.Calls), SUM(r.InputTokens),
+                SUM(r.KnowledgeTokens), SUM(r.OutputTokens), SUM(r.LightCreditsMillicredits)
+            FROM UsageRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
+            WHERE {Hours} GROUP BY d.Day, r.Model, r.Feature
+            ON CONFLICT (OrganizationId, Day, Model, Feature) DO UPDATE SET
+                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
+                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
+                OutputTokens = OutputTokens + excluded.OutputTokens,
+                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+            """, org, from, until);
+        Fold($"""
             INSERT INTO DailyMemberRollups (OrganizationId, Day, UserId, CreditsMillicredits, Calls)
-            SELECT OrganizationId, Day, UserId, SUM(CreditsMillicredits), SUM(Calls)
-            FROM DailyUsageRollups WHERE OrganizationId = $org GROUP BY Day, UserId
-            """, org);
-        Run("""
+            SELECT r.OrganizationId, d.Day, r.UserId, SUM(r.CreditsMillicredits), SUM(r.Calls)
+            FROM UsageRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
+            WHERE {Hours} GROUP BY d.Day, r.UserId
+            ON CONFLICT (OrganizationId, Day, UserId) DO UPDATE SET
+                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls
+            """, org, from, until);
+        Fold($"""
             INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
                 LightCreditsMillicredits, Runs, RunCreditsMillicredits)
             SELECT r.OrganizationId, d.Day, r.UserId, r.AgentId, r.WorkflowId, SUM(r.CreditsMillicredits), SUM(r.Calls),
                 SUM(r.LightCreditsMillicredits), 0, 0
             FROM AgentRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
-            WHERE r.OrganizationId = $org GROUP BY d.Day, r.UserId, r.AgentId, r.WorkflowId
-            """, org);
-        Run("""
+            WHERE {Hours} GROUP BY d.Day, r.UserId, r.AgentId, r.WorkflowId
+            ON CONFLICT (OrganizationId, Day, UserId, AgentId, WorkflowId) DO UPDATE SET
+                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
+                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+            """, org, from, until);
+        Fold("""
             INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
                 LightCreditsMillicredits, Runs, RunCreditsMillicredits)
             SELECT r.OrganizationId, d.Day, r.UserId, r.AgentId, r.WorkflowId, 0, 0, 0, COUNT(*), SUM(r.CreditsMillicredits)
             FROM RunRollups r JOIN temp.RollupDays d ON d.HourStart = strftime('%Y-%m-%d %H:00:00', r.FirstAt)
-            WHERE r.OrganizationId = $org GROUP BY d.Day, r.UserId, r.AgentId, r.WorkflowId
+            WHERE r.OrganizationId = $org AND r.FirstAt >= $from AND r.FirstAt < $to GROUP BY d.Day, r.UserId, r.AgentId, r.WorkflowId
             ON CONFLICT (OrganizationId, Day, UserId, AgentId, WorkflowId) DO UPDATE SET
                 Runs = Runs + excluded.Runs, RunCreditsMillicredits = RunCreditsMillicredits + excluded.RunCreditsMillicredits
-            """, org);
+            """, org, from, until);
         Run("DELETE FROM temp.RollupDays");
+    }
+
+    private static readonly string[] DailyTables = ["DailyUsageRollups", "DailyModelRollups", "DailyMemberRollups", "DailyAgentRollups"];
+
+    private void Fold(string sql, int org, DateTime from, DateTime to)
+    {
+        using var statement = new SqliteStatement(_connection, sql);
+        statement.Bind(org).Bind(from).Bind(to).Execute();
     }
 
     private void Run(string sql, int? org = null)

@@ -38,13 +38,14 @@ public sealed class LedgerAudit(CreditLedger ledger, IDbContextFactory<PortalDbC
         List<(int Id, bool FullDue)> organizations;
         var dueBefore = clock.GetUtcNow().UtcDateTime - FullEvery;
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
-            // Full when none ran for a day, or the daily rollups were re-keyed in another zone since the last good point.
+            // Full when none ran for a day, or the daily rollups were re-keyed in another zone since the last good point (or
+            // are being rebuilt: the full check compares what has been folded in so far).
             organizations = (await db.CreditAccounts.AsNoTracking()
                     .GroupJoin(db.LedgerCheckpoints.AsNoTracking(), a => a.OrganizationId, c => c.OrganizationId, (a, c) => new { a, c })
                     .SelectMany(x => x.c.DefaultIfEmpty(), (x, c) => new
                     {
                         x.a.OrganizationId,
-                        FullDue = c == null || c.FullCheckedAt == null || c.FullCheckedAt <= dueBefore || c.RollupTimeZone != x.a.RollupTimeZone,
+                        FullDue = c == null || c.FullCheckedAt == null || c.FullCheckedAt <= dueBefore || c.RollupTimeZone != (x.a.DailyRollupsBuiltBefore == null ? x.a.RollupTimeZone : null),
                     })
                     .ToListAsync(ct))
                 .Select(o => (o.OrganizationId, o.FullDue)).ToList();

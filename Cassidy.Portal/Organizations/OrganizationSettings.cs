@@ -9,6 +9,14 @@ public sealed class OrganizationSettings(IDbContextFactory<PortalDbContext> dbFa
 {
     public sealed record General(string Name, string Slug, string TimeZone, DateTime BillingAnchor, DateTime CreatedAt);
 
+    /// <summary>
+    /// At most one time-zone change per organization in this long: each one starts a rebuild of the daily usage rollups
+    /// (LEDGER.md, "A time-zone change"), which must not be run back to back by a script or a double click.
+    /// </summary>
+    public static readonly TimeSpan TimeZoneChangeInterval = TimeSpan.FromMinutes(1);
+
+    private const string TimeZoneTarget = "Time zone";
+
     /// <summary>IANA time zones the picker offers (charts draw days and reset times in the chosen one).</summary>
     public static IReadOnlyList<string> TimeZones { get; } = TimeZoneInfo.GetSystemTimeZones()
         .Select(z => z.Id).Where(id => id.Contains('/') || id == "UTC").Order(StringComparer.Ordinal).ToList();
@@ -37,11 +45,24 @@ public sealed class OrganizationSettings(IDbContextFactory<PortalDbContext> dbFa
             AuditLog.Record(db, organizationId, actor, AuditActions.OrganizationUpdated, "Name", organization.Name, name, now);
         var zoneChanged = organization.TimeZone != timeZone;
         if (zoneChanged)
-            AuditLog.Record(db, organizationId, actor, AuditActions.OrganizationUpdated, "Time zone", organization.TimeZone, timeZone, now);
+        {
+            // The audit log says when the zone last changed (the (organization, time) index: a few rows at most).
+            var since = now - TimeZoneChangeInterval;
+            var last = await db.AuditEntries.Where(a => a.OrganizationId == organizationId && a.At > since
+                    && a.Action == AuditActions.OrganizationUpdated && a.Target == TimeZoneTarget)
+                .MaxAsync(a => (DateTime?)a.At, ct);
+            if (last is { } at)
+            {
+                var wait = Math.Max(1, (int)Math.Ceiling((at + TimeZoneChangeInterval - now).TotalSeconds));
+                return ChangeResult.Refused($"The time zone was changed less than a minute ago. Try again in {wait} seconds.", "timeZone");
+            }
+            AuditLog.Record(db, organizationId, actor, AuditActions.OrganizationUpdated, TimeZoneTarget, organization.TimeZone, timeZone, now);
+        }
         organization.Name = name;
         organization.TimeZone = timeZone;
         await db.SaveChangesAsync(ct);
-        // The daily usage rollups are keyed by local days: the ledger re-keys them in the new zone as it refreshes.
+        // The daily usage rollups are keyed by local days: the ledger's refresh starts rebuilding them in the new zone, which
+        // the background rebuilder finishes a small step at a time (pages read the hourly rollups meanwhile).
         if (zoneChanged) await ledger.RefreshAsync(organizationId);
         else ledger.View.Announce(organizationId); // open pages show the new name (a refresh announces itself)
         return ChangeResult.Ok;

@@ -107,7 +107,7 @@ internal sealed class ReferenceModel(MeteringOptions prices, PlanCatalog plans)
             if (error is not null) return UsageResult.Rejected(e.Id, error);
             credits = price;
             var onLight = OnLighterModel(e.Model!, e.InputTokens!.Value, e.KnowledgeTokens ?? 0, e.OutputTokens!.Value, e.Capabilities ?? [], e.Feature!);
-            org.Calls.Add(credits, onLight, e.AgentId is not null || e.WorkflowId is not null);
+            org.Calls.Add(e.OccurredAt!.Value.UtcDateTime, credits, onLight, e.AgentId is not null || e.WorkflowId is not null);
             org.Debit(credits, LedgerKinds.Usage, now);
             org.UsageEntries++;
             org.MemberUsage[member!.UserId] = org.MemberUsage.GetValueOrDefault(member.UserId) + credits;
@@ -121,16 +121,23 @@ internal sealed class ReferenceModel(MeteringOptions prices, PlanCatalog plans)
 
 internal sealed record ModelEvent(string Content, long Credits, string Type);
 
-/// <summary>Every recorded model call added up, as the rollups must add up: credits, and credits on the lighter model; all, and of agents and workflows.</summary>
+/// <summary>
+/// Every recorded model call added up, as the rollups must add up: credits, and credits on the lighter model; all, and of
+/// agents and workflows; and each call's hour, so the daily rollups can be compared day by day in any zone.
+/// </summary>
 internal sealed class ModelCallTotals
 {
+    private readonly List<ModelCall> _calls = [];
+
     public long Credits { get; private set; }
     public long OnLighterModel { get; private set; }
     public long AgentCredits { get; private set; }
     public long AgentOnLighterModel { get; private set; }
+    public IReadOnlyList<ModelCall> All => _calls;
 
-    public void Add(long credits, long onLighterModel, bool byAgent)
+    public void Add(DateTime occurredAt, long credits, long onLighterModel, bool byAgent)
     {
+        _calls.Add(new ModelCall(LocalDays.FloorHour(occurredAt), credits, onLighterModel, byAgent));
         Credits += credits;
         OnLighterModel += onLighterModel;
         if (!byAgent) return;
@@ -138,6 +145,8 @@ internal sealed class ModelCallTotals
         AgentOnLighterModel += onLighterModel;
     }
 }
+
+internal sealed record ModelCall(DateTime Hour, long Credits, long OnLighterModel, bool ByAgent);
 
 internal sealed record ModelMember(string UserId, string NormalizedEmail, long? Cap);
 

@@ -28,6 +28,7 @@ internal sealed class SimulationProcess : IAsyncDisposable
     public AccountChanges Accounts { get; }
     public OrganizationSignup Signup { get; }
     public AlertEvaluator Alerts { get; }
+    public DailyRollupRebuilder Rebuilder { get; }
     public AlertRules AlertRules { get; }
     public UserManager<ApplicationUser> Users { get; }
     public IDbContextFactory<PortalDbContext> Db { get; }
@@ -59,6 +60,7 @@ internal sealed class SimulationProcess : IAsyncDisposable
         Accounts = sp.GetRequiredService<AccountChanges>();
         Signup = sp.GetRequiredService<OrganizationSignup>();
         Alerts = sp.GetRequiredService<AlertEvaluator>();
+        Rebuilder = sp.GetRequiredService<DailyRollupRebuilder>();
         AlertRules = sp.GetRequiredService<AlertRules>();
         Users = sp.GetRequiredService<UserManager<ApplicationUser>>();
         Db = sp.GetRequiredService<IDbContextFactory<PortalDbContext>>();

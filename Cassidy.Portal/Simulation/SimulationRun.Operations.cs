@@ -13,6 +13,16 @@ namespace Cassidy.Portal.Simulation;
 /// <summary>The run's next operation, drawn by the seed: usage, authorize, grants, packages, upgrades, membership changes.</summary>
 internal sealed partial class SimulationRun
 {
+    /// <summary>How far the organization's daily rollups are rebuilt (null: not being rebuilt), as the database says now.</summary>
+    private DateTime? RebuildPoint(ModelOrganization org)
+    {
+        using var c = Open();
+        return Scalar(c, "SELECT DailyRollupsBuiltBefore FROM CreditAccounts WHERE OrganizationId = $org", org.Id) is string at
+            ? SqliteStatement.ParseDateTime(at) : null;
+    }
+
+    private static DateTime Min(DateTime a, DateTime b) => a < b ? a : b;
+
     private SimOperation NextOperation()
     {
         var orgs = Model.Organizations.Values.ToList();
@@ -55,6 +65,7 @@ internal sealed partial class SimulationRun
                     Thresholds = string.Join(",", Enumerable.Range(0, 1 + Random.Next(3)).Select(_ => 5 + Random.Next(120)).Distinct().Order()),
                 };
             case < 93: return new TickOperation();
+            case < 97: return new RebuildOperation { Organization = org, MaxRows = 1 + Random.Next(12), WholeRound = Random.Next(12) == 0 };
             default: return new IngestOperation { Organization = org, Events = [NewEvent(org), NewEvent(org)] };
         }
     }
@@ -152,6 +163,8 @@ internal sealed partial class SimulationRun
         {
             0 => Now,
             1 => Now.AddMinutes(4),
+            // While the organization's daily rollups are rebuilt, calls on either side of the hour the rebuild has reached.
+            2 when RebuildPoint(org) is { } point && point > DateTime.MinValue => Min(point.AddMinutes(Random.Next(-90, 90)), Now),
             _ => Now.AddMinutes(-Random.Next(0, 72 * 60)).AddSeconds(-Random.Next(60)),
         };
         var e = new UsageEventInput

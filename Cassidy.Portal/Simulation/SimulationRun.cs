@@ -98,8 +98,9 @@ internal sealed partial class SimulationRun : IAsyncDisposable
             Act();
             Collect();
         }
-        Note("end: settle and check everything");
+        Note("end: settle, finish the time-zone rebuilds and check everything");
         Quiesce();
+        FinishRebuilds();
         FullCheck();
         Report.Steps = Step - 1;
         Report.Digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', _trace))))[..16];

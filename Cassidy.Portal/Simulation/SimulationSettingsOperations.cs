@@ -85,6 +85,24 @@ internal sealed class TimeZoneOperation : SimOperation
         run.Process.Settings.UpdateAsync(Organization!.Id, run.OwnerOf(Organization), Organization.Slug + " org", Zone);
 }
 
+/// <summary>
+/// A step of rebuilding an organization's daily rollups after a time-zone change, as the background rebuilder takes them
+/// (a writer item of its own, interleaved with everything else); the seed picks how many rows a step may take, so a
+/// rebuild spans many transactions, restarts and crashes. Now and then the rebuilder's whole round instead.
+/// </summary>
+internal sealed class RebuildOperation : SimOperation
+{
+    public override string Kind => WholeRound ? "rebuild-round" : "rebuild-step";
+    public required int MaxRows { get; init; }
+    public bool WholeRound { get; init; }
+
+    public override Task RunAsync(SimulationRun run) => WholeRound
+        ? run.Process.Rebuilder.RunOnceAsync()
+        : run.Process.Ledger.RebuildDailyRollupsStepAsync(Organization!.Id, MaxRows);
+
+    public override string ToString() => $"{base.ToString()} ({MaxRows} rows)";
+}
+
 /// <summary>The alert evaluator looks at an organization (it does after commits and on a timer).</summary>
 internal sealed class AlertOperation : SimOperation
 {

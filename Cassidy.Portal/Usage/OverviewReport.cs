@@ -78,7 +78,8 @@ public sealed class OverviewReport(CreditLedger ledger, IDbContextFactory<Portal
             .ToListAsync(ct);
         // One line per local day: from the daily rollups when they are keyed in this zone (a row per day, model and
         // feature), else from the hourly ones (while a time-zone change is being applied).
-        var keyedIn = await db.CreditAccounts.Where(a => a.OrganizationId == organizationId).Select(a => a.RollupTimeZone).SingleOrDefaultAsync(ct);
+        var keyedIn = await db.CreditAccounts.Where(a => a.OrganizationId == organizationId)
+            .Select(a => a.DailyRollupsBuiltBefore == null ? a.RollupTimeZone : null).SingleOrDefaultAsync(ct);
         IEnumerable<(DateTime Day, long Credits, long Calls)> perDay;
         if (keyedIn == zone.Id)
         {

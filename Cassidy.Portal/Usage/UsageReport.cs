@@ -22,6 +22,7 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
     public async Task<UsageReportData> LoadAsync(UsageScope scope, UsageRange range, TimeZoneInfo zone, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await using var snapshot = await db.ReadSnapshotAsync(ct); // the rollups' state and their rows from one instant
         var rollups = await SourcesAsync(db, scope, range, zone, ct);
 
         var modelDays = await ModelDaysAsync(rollups, zone, ct);
@@ -159,7 +160,10 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
         CancellationToken ct)
     {
         var org = scope.OrganizationId;
-        var dailyZone = await db.CreditAccounts.Where(a => a.OrganizationId == org).Select(a => a.RollupTimeZone).FirstOrDefaultAsync(ct);
+        // Whole days come from the daily rollups when they are keyed in this zone and complete (not being rebuilt after a
+        // time-zone change); otherwise every hour is read from the hourly rollups, which are exact whatever the zone.
+        var dailyZone = await db.CreditAccounts.Where(a => a.OrganizationId == org)
+            .Select(a => a.DailyRollupsBuiltBefore == null ? a.RollupTimeZone : null).FirstOrDefaultAsync(ct);
         DateOnly firstDay = DateOnly.MaxValue, lastDay = DateOnly.MinValue;
         DateTime headFrom = range.FromUtc, headTo = range.ToUtc, tailFrom = range.ToUtc, tailTo = range.ToUtc;
         if (dailyZone == zone.Id && range.ToUtc > range.FromUtc)
@@ -262,6 +266,7 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
     private async Task<List<MemberUsageRow>> MemberRowsAsync(int organizationId, UsageRange range, CancellationToken ct, string? onlyUserId = null)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await using var snapshot = await db.ReadSnapshotAsync(ct);
         var memberships = db.Memberships.AsNoTracking().Where(m => m.OrganizationId == organizationId);
         if (onlyUserId is not null) memberships = memberships.Where(m => m.UserId == onlyUserId);
         var members = await memberships

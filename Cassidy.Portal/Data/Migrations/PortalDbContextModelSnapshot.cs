@@ -288,6 +288,9 @@ namespace Cassidy.Portal.Data.Migrations
                     b.Property<DateTime>("CurrentPeriodStart")
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTime?>("DailyRollupsBuiltBefore")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime?>("LastClosedPeriodStart")
                         .HasColumnType("TEXT");
 
