@@ -47,7 +47,7 @@ public static class UsageBenchmark
         await using var ledger = CreditLedger.Create(connectionString, prices, plans, TimeProvider.System,
             Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         await ledger.OpenAccountAsync(orgId);
-        var report = new UsageReport(dbFactory, ledger, plans, TimeProvider.System);
+        var report = new UsageReport(dbFactory, ledger, plans, TimeProvider.System, new SharedLoads());
         var zone = TimeZoneInfo.FindSystemTimeZoneById(Zone);
         var range = UsageRange.LastDays(30, now, zone);
         var models = prices.Options.Models.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m =>

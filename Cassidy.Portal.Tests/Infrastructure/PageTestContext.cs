@@ -38,6 +38,7 @@ public abstract class PageTestContext : MudTestContext
         Services.AddScoped<PlanChanges>();
         Services.AddScoped<SupportRequests>();
         Services.AddScoped<UsageReport>();
+        Services.AddSingleton(new SharedLoads { MaxAge = TimeSpan.Zero }); // each render reads now (SharedLoadsTests test the sharing)
         SignInAs(H.Alice.Id, "Alice", "alice@test.test");
     }
 

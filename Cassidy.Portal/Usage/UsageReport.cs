@@ -12,11 +12,26 @@ namespace Cassidy.Portal.Usage;
 /// (never the raw events) — whole local days from the daily ones, the hours a range cuts from the hourly ones — so all
 /// of them agree.
 /// </summary>
-public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, CreditLedger ledger, PlanCatalog plans, TimeProvider clock)
+public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, CreditLedger ledger, PlanCatalog plans, TimeProvider clock,
+    SharedLoads shared)
 {
     public const int TopMembers = 10;
 
     public DateTime Now => clock.GetUtcNow().UtcDateTime;
+
+    /// <summary>
+    /// What the live pages show — the periods, the report and the plan meters — loaded once for every page that asks for the
+    /// same in the same moment (<see cref="SharedLoads"/>): 200 tabs watching one organization cost one load. Carries the
+    /// <see cref="Version"/> it was loaded at, so a page handed a result from just before new usage asks again at its next poll.
+    /// </summary>
+    public Task<LiveReport> LiveAsync(UsageScope scope, UsageRange? range, string? meterUserId, TimeZoneInfo zone) =>
+        shared.GetAsync(("live", scope, range, meterUserId, zone.Id), async () =>
+        {
+            var version = Version(scope);
+            var periods = await PeriodsAsync(scope.OrganizationId);
+            var chosen = range ?? (periods is null ? UsageRange.LastDays(30, Now, zone) : UsageRange.Period(periods.Current));
+            return new LiveReport(version, periods, chosen, await LoadAsync(scope, chosen, zone), await MetersAsync(scope.OrganizationId, meterUserId));
+        });
 
     /// <summary>Every figure and chart series of the Usage tab (or My usage when the scope names a member).</summary>
     public async Task<UsageReportData> LoadAsync(UsageScope scope, UsageRange range, TimeZoneInfo zone, CancellationToken ct = default)

@@ -72,6 +72,9 @@ public sealed record MemberUsageRow(string UserId, string Name, string Email, Or
 }
 
 /// <summary>Storage (latest gauge) and meeting hours of the current period, against the plan.</summary>
+/// <summary>What a live usage page shows, as <see cref="UsageReport.LiveAsync"/> shares it between pages.</summary>
+public sealed record LiveReport((long, long, DateTime)? Version, UsagePeriods? Periods, UsageRange Range, UsageReportData Data, PlanMeters Meters);
+
 public sealed record PlanMeters(long StorageBytes, int StorageGb, double MeetingMinutes, int MeetingHours)
 {
     public double StorageUsedPercent => StorageGb > 0 ? Math.Round(100.0 * StorageBytes / (StorageGb * 1_000_000_000.0), 1) : 0;

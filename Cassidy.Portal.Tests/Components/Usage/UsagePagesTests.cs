@@ -37,6 +37,7 @@ public sealed class UsagePagesTests : MudTestContext
         Services.AddScoped<OrganizationAccess>();
         Services.AddScoped<OverviewReport>();
         Services.AddScoped<UsageReport>();
+        Services.AddSingleton(new SharedLoads { MaxAge = TimeSpan.Zero });
         _charts = JSInterop.SetupModule(ChartModule);
         _charts.Mode = JSRuntimeMode.Loose;
         _charts.SetupModule("create", _ => true);

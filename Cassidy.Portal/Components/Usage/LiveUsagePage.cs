@@ -9,14 +9,15 @@ namespace Cassidy.Portal.Components.Usage;
 /// <summary>
 /// Base of the pages that show a usage report (Usage tab, a member's usage, My usage): loads the report for the chosen
 /// range and keeps it live. Every few seconds it compares the ledger view's version (in memory, free to read) with the
-/// one the report was loaded at, and re-queries the rollups only when credits were recorded since.
+/// one the report was loaded at, and asks again only when credits were recorded since — and then shares the load with
+/// every other page asking the same (<see cref="UsageReport.LiveAsync"/>), so a hundred open tabs cost one query.
 /// </summary>
 public abstract class LiveUsagePage : OrgPage, IAsyncDisposable
 {
     [Inject] protected UsageReport Report { get; set; } = default!;
 
     /// <summary>How often the page checks for new usage; new usage shows within this interval (plus the query).</summary>
-    public static TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(3);
+    public static TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     protected UsagePeriods? Periods { get; private set; }
     protected UsageRange? Range { get; private set; }
@@ -26,7 +27,7 @@ public abstract class LiveUsagePage : OrgPage, IAsyncDisposable
     protected int ShellVersion { get; private set; }
     protected TimeZoneInfo Zone => Dates.Zone(Membership?.TimeZone ?? "UTC");
 
-    private object? _version;
+    private (long, long, DateTime)? _version;
     private PeriodicTimer? _timer;
     private readonly CancellationTokenSource _stop = new();
 
@@ -44,11 +45,8 @@ public abstract class LiveUsagePage : OrgPage, IAsyncDisposable
     private async Task ReloadAsync(OrgMembership membership)
     {
         if (ScopeOf(membership) is not { } scope) return;
-        Periods = await Report.PeriodsAsync(membership.OrganizationId);
-        Range ??= Periods is null ? UsageRange.LastDays(30, Report.Now, Zone) : UsageRange.Period(Periods.Current);
-        _version = Report.Version(scope);
-        Data = await Report.LoadAsync(scope, Range, Zone);
-        Meters = await Report.MetersAsync(membership.OrganizationId, MeterUserId(membership));
+        var live = await Report.LiveAsync(scope, Range, MeterUserId(membership), Zone);
+        (_version, Periods, Range, Data, Meters) = (live.Version, live.Periods, live.Range, live.Data, live.Meters);
     }
 
     protected async Task ChangeRangeAsync(UsageRange range)
