@@ -1,11 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Cassidy.Portal.Billing;
-using Cassidy.Portal.Data;
 using Cassidy.Portal.Ledger;
-using Cassidy.Portal.Pricing;
-using Microsoft.Data.Sqlite;
-using Microsoft.EntityFrameworkCore;
 
 namespace Cassidy.Portal.Benchmarks;
 

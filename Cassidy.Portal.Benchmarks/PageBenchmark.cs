@@ -109,7 +109,7 @@ public static class PageBenchmark
         }
     }
 
-    private static async Task<string> SignInAsync(IBrowser browser, int port)
+    internal static async Task<string> SignInAsync(IBrowser browser, int port)
     {
         await using var context = await browser.NewContextAsync(new() { BaseURL = $"http://127.0.0.1:{port}" });
         var page = await context.NewPageAsync();
@@ -122,7 +122,7 @@ public static class PageBenchmark
     }
 
     /// <summary>A portal as an operator runs it (Production), with the demo data turned on.</summary>
-    private static async Task<WebApplication> StartAsync(string file, int port)
+    internal static async Task<WebApplication> StartAsync(string file, int port)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.WebHost.UseStaticWebAssets(); // the portal's assets from this build (a published portal serves its own wwwroot)

@@ -5,13 +5,15 @@ using Cassidy.Portal.Benchmarks;
 //                                                             --benchmark-ledger-check 2   (millions of calls)
 //                                                             --benchmark-pages 1 [--runs 7] (millions of calls)
 //                                                             --benchmark-time-zone 2      (millions of calls)
+//                                                             --benchmark-live-tabs 200    (open Usage tabs)
 if (args.Contains("--benchmark-usage")) await UsageBenchmark.RunAsync(args);
 else if (args.Contains("--benchmark-ledger-check")) await LedgerCheckBenchmark.RunAsync(args);
 else if (args.Contains("--benchmark-pages")) await PageBenchmark.RunAsync(args);
 else if (args.Contains("--benchmark-time-zone")) await TimeZoneBenchmark.RunAsync(args);
+else if (args.Contains("--benchmark-live-tabs")) await LiveTabsBenchmark.RunAsync(args);
 else if (args.Contains("--benchmark")) await IngestBenchmark.RunAsync(args);
 else
 {
-    Console.Error.WriteLine("Usage: --benchmark [SECONDS] [--channels N] | --benchmark-usage [RUNS] | --benchmark-ledger-check [MILLIONS] | --benchmark-pages [MILLIONS] [--runs N] | --benchmark-time-zone [MILLIONS]");
+    Console.Error.WriteLine("Usage: --benchmark [SECONDS] [--channels N] | --benchmark-usage [RUNS] | --benchmark-ledger-check [MILLIONS] | --benchmark-pages [MILLIONS] [--runs N] | --benchmark-time-zone [MILLIONS] | --benchmark-live-tabs [TABS]");
     Environment.ExitCode = 2;
 }

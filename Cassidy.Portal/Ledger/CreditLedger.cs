@@ -263,9 +263,12 @@ public sealed class CreditLedger(LedgerWriter writer, PriceTable prices, TimePro
     // ---- a time-zone change ----------------------------------------------------------------------------------------
 
     /// <summary>
-    /// Rows a step of the daily-rollup rebuild clears or folds at most: about 10 ms of the writer's time, which is all another
-    /// organization's call waits behind it (measured by <c>--benchmark-time-zone</c>).
+    /// How long a step of the daily-rollup rebuild should hold the writer: all another organization's call waits behind it.
+    /// The steps are sized to it as they go, by what the previous one took (<c>--benchmark-time-zone</c> measures the effect).
     /// </summary>
+    public static readonly TimeSpan RebuildStepTime = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Rows the first step of a rebuild clears or folds (later ones are sized to <see cref="RebuildStepTime"/>).</summary>
     public const int RebuildRowsPerStep = 1_000;
 
     /// <summary>
@@ -273,20 +276,33 @@ public sealed class CreditLedger(LedgerWriter writer, PriceTable prices, TimePro
     /// writer item of its own, so other work queues behind one small step, never behind the whole rebuild. True while more
     /// steps are needed; false when the daily rollups are complete (or were not being rebuilt).
     /// </summary>
-    public Task<bool> RebuildDailyRollupsStepAsync(int organizationId, int maxRows = RebuildRowsPerStep) =>
-        writer.RunAsync("rebuild-days", store => store.RebuildDailyStep(organizationId, maxRows));
+    public async Task<bool> RebuildDailyRollupsStepAsync(int organizationId, int maxRows = RebuildRowsPerStep) =>
+        (await RebuildStepAsync(organizationId, maxRows)).More;
 
-    /// <summary>Runs the rebuild's steps to the end; returns how many it took.</summary>
-    public async Task<int> RebuildDailyRollupsAsync(int organizationId, int maxRows = RebuildRowsPerStep, CancellationToken ct = default)
+    /// <summary>
+    /// Runs the rebuild's steps to the end; returns how many it took. Each step is sized to take about
+    /// <see cref="RebuildStepTime"/> of the writer's time (at most twice the rows of the one before), unless
+    /// <paramref name="maxRows"/> fixes the size.
+    /// </summary>
+    public async Task<int> RebuildDailyRollupsAsync(int organizationId, int? maxRows = null, CancellationToken ct = default)
     {
-        var steps = 1;
-        while (await RebuildDailyRollupsStepAsync(organizationId, maxRows))
+        var rows = maxRows ?? RebuildRowsPerStep;
+        for (var steps = 1; ; steps++)
         {
+            var (more, took) = await RebuildStepAsync(organizationId, rows);
+            if (!more) return steps;
             ct.ThrowIfCancellationRequested();
-            steps++;
+            if (maxRows is null)
+                rows = (int)Math.Clamp(rows * Math.Min(2, RebuildStepTime / TimeSpan.FromTicks(Math.Max(took.Ticks, 1))), 50, 50_000);
         }
-        return steps;
     }
+
+    private Task<(bool More, TimeSpan Took)> RebuildStepAsync(int organizationId, int maxRows) => writer.RunAsync("rebuild-days", store =>
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var more = store.RebuildDailyStep(organizationId, maxRows);
+        return (more, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+    });
 
     // ---- check --------------------------------------------------------------------------------------------------
 

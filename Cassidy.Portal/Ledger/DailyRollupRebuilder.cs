@@ -17,7 +17,7 @@ public sealed class DailyRollupRebuilder(CreditLedger ledger, IDbContextFactory<
     {
         while (!stoppingToken.IsCancellationRequested)
         {
-            try { await RunOnceAsync(stoppingToken); }
+            try { await RunOnceAsync(ct: stoppingToken); }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 logger.LogError(ex, "Rebuilding daily rollups failed; retrying in a second.");
@@ -27,8 +27,12 @@ public sealed class DailyRollupRebuilder(CreditLedger ledger, IDbContextFactory<
         }
     }
 
-    /// <summary>Finishes every rebuild the database says is under way; returns how many organizations it finished.</summary>
-    public async Task<int> RunOnceAsync(CancellationToken ct = default)
+    /// <summary>
+    /// Finishes every rebuild the database says is under way; returns how many organizations it finished. Steps are sized
+    /// by time (<see cref="CreditLedger.RebuildStepTime"/>) unless <paramref name="maxRows"/> fixes them (the simulation,
+    /// whose runs must not depend on the machine's speed).
+    /// </summary>
+    public async Task<int> RunOnceAsync(int? maxRows = null, CancellationToken ct = default)
     {
         List<int> rebuilding;
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
@@ -37,7 +41,7 @@ public sealed class DailyRollupRebuilder(CreditLedger ledger, IDbContextFactory<
         foreach (var organizationId in rebuilding)
         {
             var started = clock.GetTimestamp();
-            var steps = await ledger.RebuildDailyRollupsAsync(organizationId, ct: ct);
+            var steps = await ledger.RebuildDailyRollupsAsync(organizationId, maxRows, ct);
             logger.LogInformation("Daily rollups of organization {OrganizationId} rebuilt for its new time zone in {Steps} steps, {Seconds:0.0} s.",
                 organizationId, steps, clock.GetElapsedTime(started).TotalSeconds);
         }

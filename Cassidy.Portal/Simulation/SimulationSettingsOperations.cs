@@ -97,7 +97,7 @@ internal sealed class RebuildOperation : SimOperation
     public bool WholeRound { get; init; }
 
     public override Task RunAsync(SimulationRun run) => WholeRound
-        ? run.Process.Rebuilder.RunOnceAsync()
+        ? run.Process.Rebuilder.RunOnceAsync(maxRows: MaxRows)
         : run.Process.Ledger.RebuildDailyRollupsStepAsync(Organization!.Id, MaxRows);
 
     public override string ToString() => $"{base.ToString()} ({MaxRows} rows)";

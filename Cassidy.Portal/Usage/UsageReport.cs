@@ -243,12 +243,15 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
 
     /// <summary>
     /// One page of the per-member breakdown: every current member (also those without usage), searched by name or email,
-    /// sorted by any column. Members are at most a plan's few hundred, so they are joined with the range's totals here.
+    /// sorted by any column. Members are at most a plan's few hundred, so they are joined with the range's totals here, once
+    /// for every live page showing the same range (<see cref="SharedLoads"/>).
     /// </summary>
     public async Task<(IReadOnlyList<MemberUsageRow> Rows, int Total)> MembersAsync(int organizationId, UsageRange range, string? search,
         string? sortBy, bool descending, int page, int pageSize, CancellationToken ct = default)
     {
-        var all = await MemberRowsAsync(organizationId, range, ct);
+        // Every member's row for the range, shared by the open pages asking the same (each sorts and pages its own copy).
+        var all = await shared.GetAsync(("members", organizationId, range), () => MemberRowsAsync(organizationId, range, CancellationToken.None))
+            .WaitAsync(ct);
         IEnumerable<MemberUsageRow> rows = all;
         if (!string.IsNullOrWhiteSpace(search))
         {

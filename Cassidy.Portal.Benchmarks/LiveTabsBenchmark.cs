@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Globalization;
+using Cassidy.Portal.Data;
+using Cassidy.Portal.Ledger;
+using Cassidy.Portal.Usage;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Playwright;
+
+namespace Cassidy.Portal.Benchmarks;
+
+/// <summary>
+/// <c>--benchmark-live-tabs [tabs]</c> (default 200): a portal in Production on the demo database, in this process, and
+/// Chromium opening that many live Usage tabs of acme (each its own circuit). Measures the managed memory each circuit
+/// keeps (<c>GC.GetTotalMemory(true)</c> before and after opening 100 of them), then runs ingest into acme at 20,000
+/// events/s (batches of 500 through the engine) with every tab open and times how long each tab takes to show the usage
+/// recorded up to a moment, and what the portal's process spends on CPU with the tabs open against ingest alone.
+/// </summary>
+public static class LiveTabsBenchmark
+{
+    private const int Port = 5303, MemoryTabs = 100, EventsPerSecond = 20_000, BatchSize = 500;
+
+    public static async Task RunAsync(string[] args)
+    {
+        var tabs = args.SkipWhile(a => a != "--benchmark-live-tabs").Skip(1).Select(a => int.TryParse(a, out var n) ? n : 0).FirstOrDefault() is > 0 and var t ? t : 200;
+        var folder = Path.Combine(Path.GetTempPath(), "cassidy-bench", "tabs-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        Console.WriteLine($"Cassidy live-tabs benchmark — {Environment.ProcessorCount} cores, {tabs} tabs, database {folder}");
+        await using var app = await PageBenchmark.StartAsync(Path.Combine(folder, "demo.db"), Port);
+        var ledger = app.Services.GetRequiredService<CreditLedger>();
+        var shared = app.Services.GetRequiredService<SharedLoads>();
+        var dbFactory = app.Services.GetRequiredService<IDbContextFactory<PortalDbContext>>();
+        int acme;
+        List<string> members;
+        await using (var db = await dbFactory.CreateDbContextAsync())
+        {
+            acme = await db.Organizations.Where(o => o.Slug == "acme").Select(o => o.Id).SingleAsync();
+            members = await db.Memberships.Where(m => m.OrganizationId == acme).Select(m => m.User.Email!).ToListAsync();
+            // Plenty of credits, so that a minute of heavy ingest does not run the organization dry.
+        }
+        await ledger.GrantAsync(acme, GrantKinds.CreditPackage, 50_000_000_000, null, "benchmark", null);
+        var models = ledger.Prices.Options.Models.Keys.Order(StringComparer.Ordinal).ToArray();
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = "/usr/bin/chromium", Headless = true });
+        var state = await PageBenchmark.SignInAsync(browser, Port);
+        await using var context = await browser.NewContextAsync(new() { BaseURL = $"http://127.0.0.1:{Port}", StorageState = state, ViewportSize = new() { Width = 1280, Height = 900 } });
+        context.SetDefaultTimeout(120_000);
+
+        var pages = new List<IPage>();
+        async Task OpenAsync(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var page = await context.NewPageAsync();
+                await page.GotoAsync("/orgs/acme/settings/usage");
+                await page.Locator("[data-testid=member-usage-grid] .mud-table-body .mud-table-row").First.WaitForAsync(); // interactive: its circuit is up
+                pages.Add(page);
+            }
+        }
+
+        // 1. Managed memory each open Usage tab keeps on the server.
+        await OpenAsync(1); // the first circuit warms up what every circuit shares (JIT, caches, the report)
+        var before = Managed();
+        var sw = Stopwatch.StartNew();
+        await OpenAsync(MemoryTabs);
+        Console.WriteLine($"  {MemoryTabs} tabs opened in {sw.Elapsed.TotalSeconds:0} s");
+        var perCircuit = (Managed() - before) / MemoryTabs;
+        Console.WriteLine($"  managed memory per circuit: {perCircuit / 1024.0:N0} KB");
+        await OpenAsync(Math.Max(0, tabs - pages.Count));
+        Console.WriteLine($"  {pages.Count} tabs open");
+
+        // 2. Ingest at 20,000 events/s, alone and with every tab open; how far behind each tab falls.
+        long next = 0;
+        async Task<(double Cpu, double Seconds, long Events)> IngestAsync(TimeSpan duration, Func<CancellationToken, Task>? meanwhile = null)
+        {
+            using var stop = new CancellationTokenSource(duration);
+            var process = Process.GetCurrentProcess();
+            var cpu = process.TotalProcessorTime;
+            var clock = Stopwatch.StartNew();
+            long recorded = 0;
+            var senders = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+            {
+                var interval = TimeSpan.FromSeconds(2.0 * BatchSize / EventsPerSecond);
+                var due = Stopwatch.GetTimestamp();
+                while (!stop.IsCancellationRequested)
+                {
+                    var first = Interlocked.Add(ref next, BatchSize) - BatchSize;
+                    var batch = Enumerable.Range(0, BatchSize).Select(i => SyntheticUsage.Call(first + i, "acme", members, models, DateTime.UtcNow.AddSeconds(-1))).ToList();
+                    await ledger.RecordUsageAsync(batch);
+                    Interlocked.Add(ref recorded, BatchSize);
+                    due += (long)(interval.TotalSeconds * Stopwatch.Frequency);
+                    var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                    if (wait > TimeSpan.Zero) await Task.Delay(wait);
+                }
+            })).ToList();
+            if (meanwhile is not null) await meanwhile(stop.Token);
+            await Task.WhenAll(senders);
+            process.Refresh();
+            return ((process.TotalProcessorTime - cpu).TotalSeconds, clock.Elapsed.TotalSeconds, recorded);
+        }
+
+        var lags = new List<double>();
+        var loadsBefore = shared.Loads;
+        var withTabs = await IngestAsync(TimeSpan.FromSeconds(40), async stop =>
+        {
+            var report = new UsageReport(dbFactory, ledger, app.Services.GetRequiredService<Billing.PlanCatalog>(), TimeProvider.System, new SharedLoads());
+            await Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None);
+            while (!stop.IsCancellationRequested)
+            {
+                // What the Usage tab must show at least, as of now.
+                var periods = await report.PeriodsAsync(acme, CancellationToken.None);
+                var expected = (await report.LoadAsync(UsageScope.Organization(acme), UsageRange.Period(periods!.Current), TimeZoneInfo.Utc, CancellationToken.None)).Credits / 1000;
+                var sampled = Stopwatch.StartNew();
+                var seen = await Task.WhenAll(pages.Select(async page =>
+                {
+                    await page.WaitForFunctionAsync(
+                        "expected => Number(document.querySelector('[data-testid=figure-credits] .portal-figure-value')?.innerText.replace(/[^0-9]/g, '') ?? 0) >= expected",
+                        expected, new() { PollingInterval = 250, Timeout = 60_000 });
+                    return sampled.Elapsed.TotalSeconds;
+                }));
+                lags.AddRange(seen);
+                Console.WriteLine($"  all {pages.Count} tabs showed {expected:N0} credits within {seen.Max():0.0} s");
+            }
+        });
+        var loads = shared.Loads - loadsBefore;
+        foreach (var page in pages) await page.CloseAsync();
+        await Task.Delay(TimeSpan.FromSeconds(5)); // the circuits go
+        var alone = await IngestAsync(TimeSpan.FromSeconds(20));
+
+        lags.Sort();
+        var tabCpu = withTabs.Cpu / withTabs.Seconds - alone.Cpu / alone.Seconds;
+        Console.WriteLine();
+        Console.WriteLine($"| {pages.Count} live Usage tabs of one organization (demo database) | figure | target | result |");
+        Console.WriteLine("| --- | --- | --- | --- |");
+        Console.WriteLine($"| managed memory kept per circuit (GC.GetTotalMemory(true), {MemoryTabs} tabs opened) | {perCircuit / 1024.0:N0} KB | ≤ 500 KB | {(perCircuit <= 500 * 1024 ? "met" : "NOT met")} |");
+        Console.WriteLine($"| ingest while the tabs are open | {withTabs.Events / withTabs.Seconds:N0} events/s | 20,000 events/s | |");
+        Console.WriteLine($"| time until a tab shows the usage recorded up to a moment ({lags.Count:N0} tab samples) | p50 {At(lags, 0.5):0.0} s, p99 {At(lags, 0.99):0.0} s, max {lags[^1]:0.0} s | within 5 s | {(lags[^1] <= 5 ? "met" : "NOT met")} |");
+        Console.WriteLine($"| portal CPU for the tabs (with tabs {withTabs.Cpu / withTabs.Seconds:0.00} cores − ingest alone {alone.Cpu / alone.Seconds:0.00}) | {tabCpu:0.00} cores | < 1 core | {(tabCpu < 1 ? "met" : "NOT met")} |");
+        Console.WriteLine($"| report loads for all tabs in {withTabs.Seconds:0} s (shared) | {loads:N0} ({loads / withTabs.Seconds:0.0}/s) | one per question per second | |");
+        SqliteConnection.ClearAllPools();
+        if (args.Contains("--keep")) Console.WriteLine($"Database kept: {folder}");
+        else try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+    }
+
+    private static long Managed()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+        }
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    private static double At(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
+}
