@@ -14,10 +14,13 @@ namespace Cassidy.Portal.Benchmarks;
 /// Chromium opening that many live Usage tabs of acme (each its own circuit). Measures the managed memory each circuit
 /// keeps (<c>GC.GetTotalMemory(true)</c> before and after opening 100 of them), then runs ingest into acme at 20,000
 /// events/s (batches of 500 through the engine) with every tab open and times how long each tab takes to show the usage
-/// recorded up to a moment, and what the portal's process spends on CPU with the tabs open against ingest alone.
+/// recorded up to a moment, and what the portal's process spends on CPU with the tabs open against ingest alone. Chromium
+/// runs on the same 2 cores, so the tabs' charts are not drawn (a stand-in takes their data; drawing is the viewer's
+/// machine's work), the portal runs at a higher CPU priority than Chromium, and the tabs are checked every 250 ms.
 /// </summary>
 public static class LiveTabsBenchmark
 {
+    private static long _recordTicks, _recordCalls;
     private const int Port = 5303, MemoryTabs = 100, EventsPerSecond = 20_000, BatchSize = 500;
 
     public static async Task RunAsync(string[] args)
@@ -26,6 +29,7 @@ public static class LiveTabsBenchmark
         var folder = Path.Combine(Path.GetTempPath(), "cassidy-bench", "tabs-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         Console.WriteLine($"Cassidy live-tabs benchmark — {Environment.ProcessorCount} cores, {tabs} tabs, database {folder}");
+
         await using var app = await PageBenchmark.StartAsync(Path.Combine(folder, "demo.db"), Port);
         var ledger = app.Services.GetRequiredService<CreditLedger>();
         var shared = app.Services.GetRequiredService<SharedLoads>();
@@ -46,6 +50,14 @@ public static class LiveTabsBenchmark
         var state = await PageBenchmark.SignInAsync(browser, Port);
         await using var context = await browser.NewContextAsync(new() { BaseURL = $"http://127.0.0.1:{Port}", StorageState = state, ViewportSize = new() { Width = 1280, Height = 900 } });
         context.SetDefaultTimeout(120_000);
+        // The charts are drawn by each viewer's own browser, not by the portal: here, where Chromium shares the portal's 2
+        // cores, drawing them in every tab would measure Chromium. The portal still renders every tab and sends each chart
+        // its data; the stand-in only takes it.
+        await context.RouteAsync("**/apexcharts.min.js", route => route.FulfillAsync(new()
+        {
+            ContentType = "application/javascript",
+            Body = "window.ApexCharts = class { constructor(el, options) {} render() { return Promise.resolve(); } updateOptions() { return Promise.resolve(); } destroy() {} };",
+        }));
 
         var pages = new List<IPage>();
         async Task OpenAsync(int count)
@@ -59,19 +71,28 @@ public static class LiveTabsBenchmark
             }
         }
 
+        var memoryTabs = Math.Min(MemoryTabs, tabs);
+        long next = 0;
+        // Ingest alone first: the baseline of the portal's CPU and of the rate it keeps.
+        var alone = await IngestAsync(TimeSpan.FromSeconds(20));
+        Console.WriteLine($"  ingest alone: {alone.Events / alone.Seconds:N0} events/s, {alone.Cpu / alone.Seconds:0.00} cores");
+
         // 1. Managed memory each open Usage tab keeps on the server.
         await OpenAsync(1); // the first circuit warms up what every circuit shares (JIT, caches, the report)
         var before = Managed();
         var sw = Stopwatch.StartNew();
-        await OpenAsync(MemoryTabs);
-        Console.WriteLine($"  {MemoryTabs} tabs opened in {sw.Elapsed.TotalSeconds:0} s");
-        var perCircuit = (Managed() - before) / MemoryTabs;
+        await OpenAsync(memoryTabs);
+        Console.WriteLine($"  {memoryTabs} tabs opened in {sw.Elapsed.TotalSeconds:0} s");
+        var perCircuit = (Managed() - before) / memoryTabs;
         Console.WriteLine($"  managed memory per circuit: {perCircuit / 1024.0:N0} KB");
         await OpenAsync(Math.Max(0, tabs - pages.Count));
         Console.WriteLine($"  {pages.Count} tabs open");
 
-        // 2. Ingest at 20,000 events/s, alone and with every tab open; how far behind each tab falls.
-        long next = 0;
+        // A server does not share its cores with its viewers' browsers: here it must, so every thread of Chromium's
+        // processes gets the lowest CPU priority, and the portal (this process) the CPU first.
+        await LowerChromiumAsync();
+
+        // 2. Ingest at 20,000 events/s with every tab open; how far behind each tab falls.
         async Task<(double Cpu, double Seconds, long Events)> IngestAsync(TimeSpan duration, Func<CancellationToken, Task>? meanwhile = null)
         {
             using var stop = new CancellationTokenSource(duration);
@@ -87,7 +108,12 @@ public static class LiveTabsBenchmark
                 {
                     var first = Interlocked.Add(ref next, BatchSize) - BatchSize;
                     var batch = Enumerable.Range(0, BatchSize).Select(i => SyntheticUsage.Call(first + i, "acme", members, models, DateTime.UtcNow.AddSeconds(-1))).ToList();
-                    await ledger.RecordUsageAsync(batch);
+                    var call = Stopwatch.GetTimestamp();
+                    var results = await ledger.RecordUsageAsync(batch);
+                    Interlocked.Add(ref _recordTicks, Stopwatch.GetTimestamp() - call);
+                    Interlocked.Increment(ref _recordCalls);
+                    if (results.FirstOrDefault(r => r.Status != UsageStatuses.Recorded) is { } refused)
+                        throw new InvalidOperationException($"A call was not recorded: {refused}");
                     Interlocked.Add(ref recorded, BatchSize);
                     due += (long)(interval.TotalSeconds * Stopwatch.Frequency);
                     var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
@@ -114,33 +140,52 @@ public static class LiveTabsBenchmark
                 var sampled = Stopwatch.StartNew();
                 var seen = await Task.WhenAll(pages.Select(async page =>
                 {
-                    await page.WaitForFunctionAsync(
-                        "expected => Number(document.querySelector('[data-testid=figure-credits] .portal-figure-value')?.innerText.replace(/[^0-9]/g, '') ?? 0) >= expected",
-                        expected, new() { PollingInterval = 250, Timeout = 60_000 });
+                    try
+                    {
+                        await page.WaitForFunctionAsync(
+                            "expected => Number(document.querySelector('[data-testid=figure-credits] .portal-figure-value')?.innerText.replace(/[^0-9]/g, '') ?? 0) >= expected",
+                            expected, new() { PollingInterval = 250, Timeout = 30_000 });
+                    }
+                    catch (TimeoutException)
+                    {
+                        var shown = await page.Locator("[data-testid=figure-credits] .portal-figure-value").InnerTextAsync();
+                        Console.WriteLine($"  a tab still showed {shown} credits after 30 s ({expected:N0} expected)");
+                    }
                     return sampled.Elapsed.TotalSeconds;
                 }));
                 lags.AddRange(seen);
+                Console.WriteLine($"  thread pool: {ThreadPool.ThreadCount} threads, {ThreadPool.PendingWorkItemCount} queued; writer queue {ledger.Writer.Queued}; {Interlocked.Read(ref _recordCalls)} batches, {TimeSpan.FromTicks(Interlocked.Read(ref _recordTicks) * TimeSpan.TicksPerSecond / Stopwatch.Frequency).TotalMilliseconds / Math.Max(1, Interlocked.Read(ref _recordCalls)):0.0} ms each");
                 Console.WriteLine($"  all {pages.Count} tabs showed {expected:N0} credits within {seen.Max():0.0} s");
             }
         });
         var loads = shared.Loads - loadsBefore;
-        foreach (var page in pages) await page.CloseAsync();
-        await Task.Delay(TimeSpan.FromSeconds(5)); // the circuits go
-        var alone = await IngestAsync(TimeSpan.FromSeconds(20));
 
         lags.Sort();
-        var tabCpu = withTabs.Cpu / withTabs.Seconds - alone.Cpu / alone.Seconds;
+        // Ingest's own CPU grows with its rate: what the tabs cost is the rest, at the rate reached with them open.
+        var (rateAlone, rateWithTabs) = (alone.Events / alone.Seconds, withTabs.Events / withTabs.Seconds);
+        var ingestCpu = alone.Cpu / alone.Seconds * rateWithTabs / rateAlone;
+        var tabCpu = withTabs.Cpu / withTabs.Seconds - ingestCpu;
         Console.WriteLine();
         Console.WriteLine($"| {pages.Count} live Usage tabs of one organization (demo database) | figure | target | result |");
         Console.WriteLine("| --- | --- | --- | --- |");
-        Console.WriteLine($"| managed memory kept per circuit (GC.GetTotalMemory(true), {MemoryTabs} tabs opened) | {perCircuit / 1024.0:N0} KB | ≤ 500 KB | {(perCircuit <= 500 * 1024 ? "met" : "NOT met")} |");
-        Console.WriteLine($"| ingest while the tabs are open | {withTabs.Events / withTabs.Seconds:N0} events/s | 20,000 events/s | |");
+        Console.WriteLine($"| managed memory kept per circuit (GC.GetTotalMemory(true), {memoryTabs} tabs opened) | {perCircuit / 1024.0:N0} KB | ≤ 500 KB | {(perCircuit <= 500 * 1024 ? "met" : "NOT met")} |");
+        Console.WriteLine($"| ingest alone / while the tabs are open (in this process; Chromium on the same 2 cores) | {rateAlone:N0} / {rateWithTabs:N0} events/s | 20,000 events/s | {(rateWithTabs >= 0.95 * EventsPerSecond ? "met" : "NOT met")} |");
         Console.WriteLine($"| time until a tab shows the usage recorded up to a moment ({lags.Count:N0} tab samples) | p50 {At(lags, 0.5):0.0} s, p99 {At(lags, 0.99):0.0} s, max {lags[^1]:0.0} s | within 5 s | {(lags[^1] <= 5 ? "met" : "NOT met")} |");
-        Console.WriteLine($"| portal CPU for the tabs (with tabs {withTabs.Cpu / withTabs.Seconds:0.00} cores − ingest alone {alone.Cpu / alone.Seconds:0.00}) | {tabCpu:0.00} cores | < 1 core | {(tabCpu < 1 ? "met" : "NOT met")} |");
+        Console.WriteLine($"| portal CPU for the tabs ({withTabs.Cpu / withTabs.Seconds:0.00} cores with them open − {ingestCpu:0.00} for ingest at that rate) | {tabCpu:0.00} cores | < 1 core | {(tabCpu < 1 ? "met" : "NOT met")} |");
         Console.WriteLine($"| report loads for all tabs in {withTabs.Seconds:0} s (shared) | {loads:N0} ({loads / withTabs.Seconds:0.0}/s) | one per question per second | |");
         SqliteConnection.ClearAllPools();
         if (args.Contains("--keep")) Console.WriteLine($"Database kept: {folder}");
         else try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+    }
+
+    private static async Task LowerChromiumAsync()
+    {
+        foreach (var process in Process.GetProcessesByName("chromium"))
+            foreach (var thread in Directory.EnumerateDirectories($"/proc/{process.Id}/task"))
+            {
+                using var renice = Process.Start(new ProcessStartInfo("renice", ["-n", "19", "-p", Path.GetFileName(thread)]) { RedirectStandardOutput = true, RedirectStandardError = true });
+                if (renice is not null) await renice.WaitForExitAsync();
+            }
     }
 
     private static long Managed()

@@ -24,10 +24,17 @@ public sealed record CreditSummary(BalanceSnapshot Balance, IReadOnlyList<GrantL
 /// The read side of the Overview page and the settings header: balance, grants, projection and recent activity.
 /// Usage totals come from the hourly rollups, never from the raw events.
 /// </summary>
-public sealed class OverviewReport(CreditLedger ledger, IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
+public sealed class OverviewReport(CreditLedger ledger, IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock, SharedLoads shared)
 {
     /// <summary>Days of usage the run-out projection averages over.</summary>
     public const int BurnWindowDays = 7;
+
+    /// <summary>
+    /// The summary as the live balance chips and banners refresh it while usage comes in: one load per organization and
+    /// second for every open page (<see cref="SharedLoads"/>).
+    /// </summary>
+    public Task<CreditSummary?> LiveSummaryAsync(int organizationId) =>
+        shared.GetAsync(("summary", organizationId), () => SummaryAsync(organizationId));
 
     public async Task<CreditSummary?> SummaryAsync(int organizationId, CancellationToken ct = default)
     {

@@ -14,7 +14,7 @@ public sealed class SharedLoads
 {
     private static readonly TimeSpan Forget = TimeSpan.FromMinutes(1);
 
-    private sealed record Entry(long LoadedAt, Lazy<Task<object>> Load);
+    private sealed record Entry(long LoadedAt, Lazy<Task<object?>> Load);
 
     private readonly ConcurrentDictionary<object, Entry> _entries = new();
     private long _loads;
@@ -26,14 +26,14 @@ public sealed class SharedLoads
     public long Loads => Interlocked.Read(ref _loads);
 
     /// <summary>The result for <paramref name="key"/> (a value: record or tuple) loaded less than <see cref="MaxAge"/> ago, or a new load.</summary>
-    public async Task<T> GetAsync<T>(object key, Func<Task<T>> load) where T : class
+    public async Task<T> GetAsync<T>(object key, Func<Task<T>> load) where T : class?
     {
         while (true)
         {
             var found = _entries.TryGetValue(key, out var entry);
             if (found && Stopwatch.GetElapsedTime(entry!.LoadedAt) < MaxAge && entry.Load.Value is { IsFaulted: false, IsCanceled: false } running)
-                return (T)await running;
-            var fresh = new Entry(Stopwatch.GetTimestamp(), new Lazy<Task<object>>(async () =>
+                return (T)(await running)!;
+            var fresh = new Entry(Stopwatch.GetTimestamp(), new Lazy<Task<object?>>(async () =>
             {
                 Interlocked.Increment(ref _loads);
                 return await load();
@@ -41,7 +41,7 @@ public sealed class SharedLoads
             if (found ? _entries.TryUpdate(key, fresh, entry!) : _entries.TryAdd(key, fresh))
             {
                 if (!found) ForgetOld();
-                return (T)await fresh.Load.Value;
+                return (T)(await fresh.Load.Value)!;
             }
         }
     }

@@ -37,6 +37,7 @@ public sealed class LimitsPageTests : MudTestContext
         Services.AddSingleton(_h.Channels);
         Services.AddScoped<OrganizationAccess>();
         Services.AddScoped<OverviewReport>();
+        Services.AddSingleton(new SharedLoads { MaxAge = TimeSpan.Zero });
         var auth = AddAuthorization();
         auth.SetAuthorized("alice@test.test");
         auth.SetClaims(new Claim(ClaimTypes.NameIdentifier, _h.Ledger.Alice.Id), new Claim(PortalClaims.DisplayName, "Alice"));
