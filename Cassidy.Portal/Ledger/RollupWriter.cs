@@ -22,29 +22,36 @@ internal sealed class RollupWriter : IDisposable
     private readonly Dictionary<(int, DateOnly, string), DailyMemberRollup> _dailyMembers = new();
     private readonly Dictionary<(int, DateOnly, string, string, string), DailyAgentRollup> _dailyAgents = new();
 
+    // How a row adds what a transaction (or a rebuild step) brings to it: every upsert of the rollups sums the same way.
+    private const string TokenSums = """
+        CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
+        InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
+        OutputTokens = OutputTokens + excluded.OutputTokens, LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+        """;
+    private const string AgentSums = """
+        CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
+        LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+        """;
+
     private readonly SqliteStatement _upsertUsage, _upsertAgent, _upsertRun, _upsertMeeting, _upsertDailyUsage, _upsertDailyModel,
         _upsertDailyMember, _upsertDailyAgent;
 
     public RollupWriter(SqliteConnection connection)
     {
         _connection = connection;
-        _upsertUsage = new SqliteStatement(connection, """
+        _upsertUsage = new SqliteStatement(connection, $"""
             INSERT INTO UsageRollups (OrganizationId, HourStart, UserId, Model, Feature, CreditsMillicredits, Calls,
                 InputTokens, KnowledgeTokens, OutputTokens, LightCreditsMillicredits)
             VALUES ($org, $hour, $user, $model, $feature, $credits, $calls, $in, $kn, $out, $light)
             ON CONFLICT (OrganizationId, HourStart, UserId, Model, Feature) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
-                OutputTokens = OutputTokens + excluded.OutputTokens,
-                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+                {TokenSums}
             """);
-        _upsertAgent = new SqliteStatement(connection, """
+        _upsertAgent = new SqliteStatement(connection, $"""
             INSERT INTO AgentRollups (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model, CreditsMillicredits, Calls,
                 LightCreditsMillicredits)
             VALUES ($org, $hour, $user, $agent, $workflow, $model, $credits, $calls, $light)
             ON CONFLICT (OrganizationId, HourStart, UserId, AgentId, WorkflowId, Model) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+                {AgentSums}
             """);
         _upsertRun = new SqliteStatement(connection, """
             INSERT INTO RunRollups (OrganizationId, RunId, UserId, AgentId, WorkflowId, FirstAt, LastAt, CreditsMillicredits, Calls)
@@ -60,25 +67,19 @@ internal sealed class RollupWriter : IDisposable
             ON CONFLICT (OrganizationId, HourStart, UserId) DO UPDATE SET
                 Minutes = Minutes + excluded.Minutes, Meetings = Meetings + excluded.Meetings
             """);
-        _upsertDailyUsage = new SqliteStatement(connection, """
+        _upsertDailyUsage = new SqliteStatement(connection, $"""
             INSERT INTO DailyUsageRollups (OrganizationId, Day, UserId, Model, Feature, CreditsMillicredits, Calls,
                 InputTokens, KnowledgeTokens, OutputTokens, LightCreditsMillicredits)
             VALUES ($org, $day, $user, $model, $feature, $credits, $calls, $in, $kn, $out, $light)
             ON CONFLICT (OrganizationId, Day, UserId, Model, Feature) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
-                OutputTokens = OutputTokens + excluded.OutputTokens,
-                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+                {TokenSums}
             """);
-        _upsertDailyModel = new SqliteStatement(connection, """
+        _upsertDailyModel = new SqliteStatement(connection, $"""
             INSERT INTO DailyModelRollups (OrganizationId, Day, Model, Feature, CreditsMillicredits, Calls, InputTokens,
                 KnowledgeTokens, OutputTokens, LightCreditsMillicredits)
             VALUES ($org, $day, $model, $feature, $credits, $calls, $in, $kn, $out, $light)
             ON CONFLICT (OrganizationId, Day, Model, Feature) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
-                OutputTokens = OutputTokens + excluded.OutputTokens,
-                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+                {TokenSums}
             """);
         _upsertDailyMember = new SqliteStatement(connection, """
             INSERT INTO DailyMemberRollups (OrganizationId, Day, UserId, CreditsMillicredits, Calls)
@@ -86,13 +87,12 @@ internal sealed class RollupWriter : IDisposable
             ON CONFLICT (OrganizationId, Day, UserId) DO UPDATE SET
                 CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls
             """);
-        _upsertDailyAgent = new SqliteStatement(connection, """
+        _upsertDailyAgent = new SqliteStatement(connection, $"""
             INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
                 LightCreditsMillicredits, Runs, RunCreditsMillicredits)
             VALUES ($org, $day, $user, $agent, $workflow, $credits, $calls, $light, $runs, $runCredits)
             ON CONFLICT (OrganizationId, Day, UserId, AgentId, WorkflowId) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits,
+                {AgentSums},
                 Runs = Runs + excluded.Runs, RunCreditsMillicredits = RunCreditsMillicredits + excluded.RunCreditsMillicredits
             """);
     }
@@ -295,10 +295,7 @@ internal sealed class RollupWriter : IDisposable
             FROM UsageRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
             WHERE {Hours} GROUP BY d.Day, r.UserId, r.Model, r.Feature
             ON CONFLICT (OrganizationId, Day, UserId, Model, Feature) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
-                OutputTokens = OutputTokens + excluded.OutputTokens,
-                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+                {TokenSums}
             """, org, from, until);
         Fold($"""
             INSERT INTO DailyModelRollups (OrganizationId, Day, Model, Feature, CreditsMillicredits, Calls, InputTokens,
@@ -308,10 +305,7 @@ internal sealed class RollupWriter : IDisposable
             FROM UsageRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
             WHERE {Hours} GROUP BY d.Day, r.Model, r.Feature
             ON CONFLICT (OrganizationId, Day, Model, Feature) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                InputTokens = InputTokens + excluded.InputTokens, KnowledgeTokens = KnowledgeTokens + excluded.KnowledgeTokens,
-                OutputTokens = OutputTokens + excluded.OutputTokens,
-                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+                {TokenSums}
             """, org, from, until);
         Fold($"""
             INSERT INTO DailyMemberRollups (OrganizationId, Day, UserId, CreditsMillicredits, Calls)
@@ -329,8 +323,7 @@ internal sealed class RollupWriter : IDisposable
             FROM AgentRollups r JOIN temp.RollupDays d ON d.HourStart = r.HourStart
             WHERE {Hours} GROUP BY d.Day, r.UserId, r.AgentId, r.WorkflowId
             ON CONFLICT (OrganizationId, Day, UserId, AgentId, WorkflowId) DO UPDATE SET
-                CreditsMillicredits = CreditsMillicredits + excluded.CreditsMillicredits, Calls = Calls + excluded.Calls,
-                LightCreditsMillicredits = LightCreditsMillicredits + excluded.LightCreditsMillicredits
+                {AgentSums}
             """, org, from, until);
         Fold("""
             INSERT INTO DailyAgentRollups (OrganizationId, Day, UserId, AgentId, WorkflowId, CreditsMillicredits, Calls,
