@@ -90,5 +90,15 @@ public sealed class MembersTests(BrowserFixture browser)
         await Expect(grid).ToContainTextAsync("Member removed");
         await Expect(grid).ToContainTextAsync("Nina New <nina.new@acme.test>");
         await BrowserFixture.ScreenshotAsync(admin, "audit-log");
+
+        // Searched on the server, newest first; the Time header turns the order round.
+        await admin.Locator("#audit-search").FillAsync("nina.new");
+        var rows = grid.Locator(".mud-table-body .mud-table-row");
+        await Expect(rows).ToHaveCountAsync(3);
+        await Expect(rows.First.GetByTestId("audit-action")).ToHaveTextAsync("Member removed");
+        await grid.GetByText("Time", new() { Exact = true }).ClickAsync();
+        await Expect(rows.First.GetByTestId("audit-action")).ToHaveTextAsync("Member invited");
+        await Expect(rows.Last.GetByTestId("audit-action")).ToHaveTextAsync("Member removed");
+        await BrowserFixture.ScreenshotAsync(admin, "audit-log-search");
     }
 }

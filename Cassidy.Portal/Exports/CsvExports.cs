@@ -21,7 +21,7 @@ public static class CsvExports
         app.MapGet("/orgs/{slug}/my-usage/export.csv", ExportMyUsageAsync).RequireAuthorization(OrgPolicies.Member);
     }
 
-    private static async Task<IResult> ExportAuditAsync(string slug, string? actor, string? action, DateOnly? from, DateOnly? to,
+    private static async Task<IResult> ExportAuditAsync(string slug, string? actor, string? action, DateOnly? from, DateOnly? to, string? search,
         HttpContext http, OrganizationAccess access, AuditQueries audit, CancellationToken ct)
     {
         var membership = await access.RequireAsync(http.User, slug, admin: true, ct);
@@ -29,7 +29,7 @@ public static class CsvExports
         await WriteCsvAsync(http, $"{slug}-audit-log.csv", async csv =>
         {
             await csv.WriteRecordAsync(["time_utc", "actor", "action", "target", "before", "after"], ct);
-            await foreach (var row in audit.StreamAsync(membership.OrganizationId, new AuditFilter(actor, action, from, to), ct))
+            await foreach (var row in audit.StreamAsync(membership.OrganizationId, new AuditFilter(actor, action, from, to, search), ct))
                 await csv.WriteRecordAsync([row.At.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
                     row.Actor, row.Action, row.Target, row.Before!, row.After!], ct);
         }, ct);

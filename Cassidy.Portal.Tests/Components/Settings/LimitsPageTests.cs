@@ -160,6 +160,51 @@ public sealed class LimitsPageTests : MudTestContext
     }
 
     [Fact]
+    public async Task A_large_organization_pages_its_members_and_select_all_takes_what_the_search_found()
+    {
+        // 40 more members (42 in all): names sort Alice, Bob, Member 00 … Member 39.
+        for (var i = 0; i < 40; i++)
+            await _h.Ledger.Db.AddMembershipAsync(await OrgAsync(), await _h.Ledger.Db.AddUserAsync($"m{i:00}@test.test", $"Member {i:00}"), OrganizationRole.Member);
+        var cut = RenderPage();
+
+        Assert.Equal(25, cut.FindAll("[data-testid=caps-table] tbody tr").Count);
+        Assert.Contains("1–25 of 42", cut.Find("[data-testid=caps-pager]").TextContent);
+        cut.Find("[data-testid=caps-pager] button[aria-label='Page 2']").Click();
+        cut.WaitForAssertion(() => Assert.Contains("26–42 of 42", cut.Find("[data-testid=caps-pager]").TextContent));
+        Assert.Equal(17, cut.FindAll("[data-testid=caps-table] tbody tr").Count);
+        Assert.NotNull(cut.Find("[data-testid='cap-row-m39@test.test']"));
+
+        // A search goes back to the first page and finds by name or e-mail; the header's box selects exactly what it found.
+        Search(cut, "member 1");
+        cut.WaitForAssertion(() => Assert.Equal(10, cut.FindAll("[data-testid=caps-table] tbody tr").Count));
+        Assert.Empty(cut.FindAll("[data-testid=caps-pager]"));
+        cut.Find("[data-testid=caps-table] thead input[type=checkbox]").Change(true);
+        cut.WaitForAssertion(() => Assert.Equal("10 selected", cut.Find("[data-testid=bulk-count]").TextContent.Trim()));
+        Search(cut, "nobody here");
+        cut.WaitForAssertion(() => Assert.Contains("No member matches", cut.Find("[data-testid=caps-none]").TextContent));
+
+        Input(cut.Find("#bulk-credits")).Input("5");
+        cut.Find("#bulk-apply").Click();
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid=bulk-count]")));
+        await using var db = _h.Ledger.Db.CreateContext();
+        var limited = await db.Memberships.Where(m => m.OrganizationId == _h.OrgId && m.CapMillicredits == 5_000).Select(m => m.User.Email).ToListAsync();
+        Assert.Equal(Enumerable.Range(10, 10).Select(i => $"m{i}@test.test"), limited.Order());
+    }
+
+    /// <summary>Typed, then the field left (which runs the search without waiting out the typing pause).</summary>
+    private static void Search(IRenderedComponent<LimitsPage> cut, string text)
+    {
+        Input(cut.Find("[data-testid=caps-search]")).Input(text);
+        Input(cut.Find("[data-testid=caps-search]")).Blur();
+    }
+
+    private async Task<Organization> OrgAsync()
+    {
+        await using var db = _h.Ledger.Db.CreateContext();
+        return await db.Organizations.SingleAsync(o => o.Id == _h.OrgId);
+    }
+
+    [Fact]
     public async Task A_cap_changed_by_another_admin_since_the_page_opened_is_not_overwritten()
     {
         var cut = RenderPage();

@@ -271,6 +271,10 @@ namespace Cassidy.Portal.Data.Migrations
 
                     b.HasIndex("OrganizationId", "At");
 
+                    b.HasIndex("OrganizationId", "Action", "At");
+
+                    b.HasIndex("OrganizationId", "ActorUserId", "At");
+
                     b.ToTable("AuditEntries");
                 });
 
