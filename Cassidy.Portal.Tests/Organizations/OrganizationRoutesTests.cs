@@ -165,6 +165,11 @@ public sealed class AuditExportTests(PortalFactoryFixture fixture) : IClassFixtu
         Assert.Equal("time_utc,actor,action,target,before,after", lines[0]);
         Assert.Contains(lines, l => l.Contains("member.invited,csv.person@newco.test,,Member", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains(",=cmd@evil.test", StringComparison.Ordinal));
+
+        // The export takes the page's search: the same entries as the grid shows.
+        var searched = (await admin.GetStringAsync("/orgs/acme/settings/audit/export.csv?search=CSV.PERSON")).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, searched.Length);
+        Assert.Contains("csv.person@newco.test", searched[1], StringComparison.Ordinal);
     }
 
     [Fact]
