@@ -15,7 +15,13 @@ public sealed record AuthorizeOutcome(AuthorizeDecision? Decision, string? NotFo
 
 /// <summary>An organization's balance as the balance endpoint and pages show it; millicredits.</summary>
 public sealed record BalanceSnapshot(int OrganizationId, long Balance, string Plan, DateTime PeriodStart, DateTime PeriodEnd,
-    long Allowance, long Used, long Held);
+    long Allowance, long Used, long Held)
+{
+    /// <summary>What new AI calls may still use: the balance less what calls in progress hold.</summary>
+    public long Available => Balance - Held;
+    /// <summary>AI features are paused (SPEC: out of credits).</summary>
+    public bool OutOfCredits => Available <= 0;
+}
 
 /// <summary>
 /// Proof that the books balance (SPEC §3.2, §6; LEDGER.md), read from the database side: the stored balance equals the

@@ -16,25 +16,18 @@ public sealed record RunOutProjection(long DailyBurn, DateTime? RunsOutAt, bool 
 /// <param name="RolloverPercent">Enterprise agreements: the share of the allowance that unused credits may carry into the next period.</param>
 public sealed record CreditSummary(BalanceSnapshot Balance, IReadOnlyList<GrantLine> Grants, RunOutProjection Projection, int? RolloverPercent = null)
 {
-    public long Available => Balance.Balance - Balance.Held;
-    public bool OutOfCredits => Available <= 0;
+    public long Available => Balance.Available;
+    public bool OutOfCredits => Balance.OutOfCredits;
 }
 
 /// <summary>
 /// The read side of the Overview page and the settings header: balance, grants, projection and recent activity.
 /// Usage totals come from the hourly rollups, never from the raw events.
 /// </summary>
-public sealed class OverviewReport(CreditLedger ledger, IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock, SharedLoads shared)
+public sealed class OverviewReport(CreditLedger ledger, IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
 {
     /// <summary>Days of usage the run-out projection averages over.</summary>
     public const int BurnWindowDays = 7;
-
-    /// <summary>
-    /// The summary as the live balance chips and banners refresh it while usage comes in: one load per organization and
-    /// second for every open page (<see cref="SharedLoads"/>).
-    /// </summary>
-    public Task<CreditSummary?> LiveSummaryAsync(int organizationId) =>
-        shared.GetAsync(("summary", organizationId), () => SummaryAsync(organizationId));
 
     public async Task<CreditSummary?> SummaryAsync(int organizationId, CancellationToken ct = default)
     {
@@ -49,7 +42,7 @@ public sealed class OverviewReport(CreditLedger ledger, IDbContextFactory<Portal
             .ToListAsync(ct);
 
         var rollover = await db.Organizations.Where(o => o.Id == organizationId).Select(o => o.RolloverCapPercent).SingleOrDefaultAsync(ct);
-        return new CreditSummary(balance, grants, Project(balance.Balance - balance.Held, await DailyBurnAsync(db, organizationId, now, ct), now, balance.PeriodEnd),
+        return new CreditSummary(balance, grants, Project(balance.Available, await DailyBurnAsync(db, organizationId, now, ct), now, balance.PeriodEnd),
             rollover);
     }
 
