@@ -128,6 +128,8 @@ public static class PageBenchmark
             }
             if (page.Choose is not null)
             {
+                // A person picks a range on the live page (a click on the prerendered page would go nowhere).
+                await tab.Locator("[data-circuit=ready]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
                 var figures = tab.Locator("[data-testid=usage-figures]");
                 var before = await figures.GetAttributeAsync("data-range");
                 sw.Restart();

@@ -188,6 +188,31 @@ public sealed class CreditLedgerTests
     }
 
     [Fact]
+    public async Task A_restarted_engine_loads_each_members_usage_this_period_from_the_rows_the_writer_keeps()
+    {
+        await using var h = await LedgerHarness.CreateAsync("Team");
+        await h.RecordAsync(h.Spend("a-1", 300));
+        await h.RecordAsync(h.Spend("b-1", 200, "bob@test.test"));
+        h.Clock.Advance(TimeSpan.FromDays(31)); // the next period: only Alice uses credits in it
+        await h.RecordAsync(h.Spend("a-2", 50));
+        var periodStart = (await h.BalanceAsync()).PeriodStart;
+
+        await using (var db = h.Db.CreateContext())
+        {
+            var rows = await db.MemberPeriodUsages.Where(u => u.OrganizationId == h.Org.Id).OrderBy(u => u.UserId == h.Alice.Id ? 0 : 1).ToListAsync();
+            Assert.Equal([(h.Alice.Id, periodStart, 50 * Credit), (h.Bob.Id, periodStart.AddMonths(-1), 200 * Credit)],
+                rows.Select(r => (r.UserId, r.PeriodStart, r.UsedMillicredits)));
+        }
+
+        // A second engine (a restart) loads the book from those rows: Bob's usage of the last period is not this period's.
+        await using var restarted = LedgerHarness.NewLedger(h.Db, h.Clock);
+        Assert.Equal(50 * Credit, (await restarted.GetBalanceAsync(h.Org.Id))!.Used);
+        var view = restarted.View.Find(h.Org.Id)!;
+        Assert.Equal((50 * Credit, 0L), (view.MemberUsage(h.Alice.Id), view.MemberUsage(h.Bob.Id)));
+        await h.AssertBooksBalanceAsync();
+    }
+
+    [Fact]
     public async Task Racing_closers_from_two_writers_close_a_period_once()
     {
         await using var h = await LedgerHarness.CreateAsync("Team");

@@ -295,6 +295,19 @@ public class StorageSnapshot
 }
 
 /// <summary>
+/// A member's usage in the organization's current billing period (LEDGER.md, invariant 5): the writer keeps it with the
+/// account, in the same transaction as the usage entries, so loading a book reads one row per member instead of summing the
+/// period's ledger. A row whose <see cref="PeriodStart"/> is not the account's current period is from an earlier one (zero now).
+/// </summary>
+public class MemberPeriodUsage
+{
+    public int OrganizationId { get; set; }
+    public string UserId { get; set; } = "";
+    public DateTime PeriodStart { get; set; }
+    public long UsedMillicredits { get; set; }
+}
+
+/// <summary>
 /// The last point an organization's books were verified at (LEDGER.md, "The ledger check"): everything up to these ids
 /// added up, with the running figures to go on from, and the result of the last full check of every entry and rollup.
 /// </summary>

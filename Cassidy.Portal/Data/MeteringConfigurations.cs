@@ -171,6 +171,15 @@ public sealed class StorageSnapshotConfiguration : IEntityTypeConfiguration<Stor
     }
 }
 
+public sealed class MemberPeriodUsageConfiguration : IEntityTypeConfiguration<MemberPeriodUsage>
+{
+    public void Configure(EntityTypeBuilder<MemberPeriodUsage> builder)
+    {
+        builder.ToTable("MemberPeriodUsages");
+        builder.HasKey(u => new { u.OrganizationId, u.UserId });
+    }
+}
+
 public sealed class LedgerCheckpointConfiguration : IEntityTypeConfiguration<LedgerCheckpoint>
 {
     public void Configure(EntityTypeBuilder<LedgerCheckpoint> builder)

@@ -39,6 +39,7 @@ public class PortalDbContext(DbContextOptions<PortalDbContext> options) : Identi
     public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
     public DbSet<CreditState> CreditStates => Set<CreditState>();
     public DbSet<LedgerCheckpoint> LedgerCheckpoints => Set<LedgerCheckpoint>();
+    public DbSet<MemberPeriodUsage> MemberPeriodUsages => Set<MemberPeriodUsage>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

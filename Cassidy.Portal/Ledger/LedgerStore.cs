@@ -55,7 +55,7 @@ internal sealed partial class LedgerStore : IDisposable
 
     private readonly SqliteStatement _begin, _commit, _rollback, _insertEvent, _findEvent, _insertLedger, _insertLedgerChunk, _insertDraw,
         _insertGrant, _updateGrant, _upsertAccount, _versions, _settingsVersion, _organizationBySlug, _organization, _members, _account,
-        _grants, _usage, _holds, _nextHoldExpiry, _expireHolds, _insertHold, _settleHold, _releaseHold, _setPlan, _setAgreement,
+        _grants, _usage, _upsertMemberUsage, _holds, _nextHoldExpiry, _expireHolds, _insertHold, _settleHold, _releaseHold, _setPlan, _setAgreement,
         _setScheduledPlan, _invoiceOfQuote, _applyInvoice, _insertStorage, _dueOrganizations, _organizationsOfUser;
 
     public DateTime Now { get; private set; }
@@ -134,9 +134,10 @@ internal sealed partial class LedgerStore : IDisposable
             SELECT Id, Kind, AmountMillicredits, RemainingMillicredits, StartsAt, ExpiresAt, PeriodStart
             FROM CreditGrants WHERE OrganizationId = $org AND ExpiredAt IS NULL AND RemainingMillicredits > 0
             """);
-        _usage = Statement("""
-            SELECT UserId, -SUM(AmountMillicredits) FROM LedgerEntries
-            WHERE OrganizationId = $org AND Kind = 'usage' AND OccurredAt >= $start GROUP BY UserId
+        _usage = Statement("SELECT UserId, UsedMillicredits FROM MemberPeriodUsages WHERE OrganizationId = $org AND PeriodStart = $start");
+        _upsertMemberUsage = Statement("""
+            INSERT INTO MemberPeriodUsages (OrganizationId, UserId, PeriodStart, UsedMillicredits) VALUES ($org, $user, $start, $used)
+            ON CONFLICT (OrganizationId, UserId) DO UPDATE SET PeriodStart = excluded.PeriodStart, UsedMillicredits = excluded.UsedMillicredits
             """);
         _holds = Statement("""
             SELECT Id, UserId, EstimateMillicredits, ExpiresAt FROM CreditHolds
@@ -287,6 +288,10 @@ internal sealed partial class LedgerStore : IDisposable
             book.Version++;
             _upsertAccount.Bind(book.OrganizationId).Bind(book.Balance).Bind(book.Overdraft).Bind(book.Period.Start).Bind(book.Period.End)
                 .Bind(book.LastClosedPeriodStart).Bind(book.Version).Bind(Now).Bind(book.Zone.Id).Bind(book.DailyBuiltBefore).Execute();
+            // Invariant 5's stored side: the member's whole usage this period, as the book has it.
+            foreach (var userId in book.ChangedMembers)
+                _upsertMemberUsage.Bind(book.OrganizationId).Bind(userId).Bind(book.Period.Start).Bind(book.MemberUsage[userId]).Execute();
+            book.ChangedMembers.Clear();
         }
         _hooks?.At(WriterPoint.Statement);
         _rollups.Flush(id => _books.TryGetValue(id, out var book) ? (book.Zone, book.DailyBuiltBefore) : (TimeZoneInfo.Utc, null));

@@ -62,6 +62,8 @@ public sealed class OrganizationBook
 
     public Dictionary<string, long> MemberUsage { get; } = new(StringComparer.Ordinal);
     public long PeriodUsage { get; set; }
+    /// <summary>Members whose usage this transaction changed: the flush writes their row of <c>MemberPeriodUsages</c>.</summary>
+    public HashSet<string> ChangedMembers { get; } = new(StringComparer.Ordinal);
 
     public Dictionary<string, MemberInfo> MembersByEmail { get; } = new(StringComparer.Ordinal);
 
@@ -162,10 +164,16 @@ public sealed class OrganizationBook
         return amount;
     }
 
-    public void AddUsage(string? userId, long millicredits)
+    public void AddUsage(string userId, long millicredits)
+    {
+        LoadUsage(userId, millicredits);
+        ChangedMembers.Add(userId);
+    }
+
+    /// <summary>A member's usage this period as stored (loading the book): nothing to write back.</summary>
+    public void LoadUsage(string userId, long millicredits)
     {
         PeriodUsage += millicredits;
-        if (userId is null) return;
         MemberUsage[userId] = MemberUsage.GetValueOrDefault(userId) + millicredits;
     }
 
@@ -174,6 +182,7 @@ public sealed class OrganizationBook
         Period = period;
         Allowance = allowance;
         MemberUsage.Clear();
+        ChangedMembers.Clear(); // a row from the period before is never read again (its PeriodStart is not the current one)
         PeriodUsage = 0;
     }
 

@@ -125,6 +125,10 @@ internal sealed partial class SimulationRun
         var usage = Rows(c, "SELECT UserId, -SUM(AmountMillicredits) FROM LedgerEntries WHERE OrganizationId = $org AND Kind = 'usage' AND OccurredAt >= $start GROUP BY UserId",
             org.Id, ("$start", org.PeriodStart)).ToDictionary(r => (string)r[0]!, r => (long)r[1]!);
         Expect($"{o}: members' usage this period", Describe(org.MemberUsage), Describe(usage));
+        // What the writer stores for loading books: the same, member by member (rows of earlier periods don't count).
+        var stored = Rows(c, "SELECT UserId, UsedMillicredits FROM MemberPeriodUsages WHERE OrganizationId = $org AND PeriodStart = $start",
+            org.Id, ("$start", org.PeriodStart)).ToDictionary(r => (string)r[0]!, r => (long)r[1]!);
+        Expect($"{o}: stored members' usage this period", Describe(org.MemberUsage), Describe(stored));
 
         var view = Process.Ledger.View.Find(org.Id);
         if (view is not null)

@@ -821,6 +821,25 @@ namespace Cassidy.Portal.Data.Migrations
                     b.ToTable("MeetingRollups", (string)null);
                 });
 
+            modelBuilder.Entity("Cassidy.Portal.Data.MemberPeriodUsage", b =>
+                {
+                    b.Property<int>("OrganizationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("PeriodStart")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("UsedMillicredits")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("OrganizationId", "UserId");
+
+                    b.ToTable("MemberPeriodUsages", (string)null);
+                });
+
             modelBuilder.Entity("Cassidy.Portal.Data.Membership", b =>
                 {
                     b.Property<int>("Id")
