@@ -30,10 +30,10 @@ public sealed class SchemaTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_daily_rollups_are_clustered_by_their_key()
+    public async Task The_hourly_and_daily_rollups_are_clustered_by_their_key()
     {
-        var sql = await ColumnAsync("SELECT sql FROM sqlite_master WHERE type = 'table' AND name LIKE 'Daily%Rollups' ORDER BY name");
-        Assert.Equal(4, sql.Count);
+        var sql = await ColumnAsync("SELECT sql FROM sqlite_master WHERE type = 'table' AND (name LIKE 'Daily%Rollups' OR name IN ('UsageRollups', 'AgentRollups')) ORDER BY name");
+        Assert.Equal(6, sql.Count);
         Assert.All(sql, table => Assert.EndsWith("WITHOUT ROWID", table.TrimEnd(), StringComparison.Ordinal));
     }
 
