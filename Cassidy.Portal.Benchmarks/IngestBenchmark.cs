@@ -18,7 +18,7 @@ namespace Cassidy.Portal.Benchmarks;
 /// (fresh temp database), drives the real HTTP API, measures the two baselines in the same run (a minimal Kestrel
 /// endpoint parsing the same JSON and returning a constant; a raw Microsoft.Data.Sqlite insert loop in one
 /// transaction per round, alternating with the batch load) and prints figures, ratios against the targets of issue 3,
-/// and the durability check.
+/// and the durability check. Then the mixed load (<see cref="MixedLoadBenchmark"/>), unless <c>--no-mixed</c>.
 /// </summary>
 public static class IngestBenchmark
 {
@@ -133,6 +133,8 @@ public static class IngestBenchmark
 
         SqliteConnection.ClearAllPools();
         try { Directory.Delete(folder, true); } catch (IOException) { }
+
+        if (!args.Contains("--no-mixed")) await MixedLoadBenchmark.RunAsync();
     }
 
     private static void Row(string name, string figure, string target, bool ok) =>

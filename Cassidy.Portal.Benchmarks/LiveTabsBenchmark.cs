@@ -47,28 +47,10 @@ public static class LiveTabsBenchmark
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = "/usr/bin/chromium", Headless = true });
         var state = await PageBenchmark.SignInAsync(browser, Port);
-        await using var context = await browser.NewContextAsync(new() { BaseURL = $"http://127.0.0.1:{Port}", StorageState = state, ViewportSize = new() { Width = 1280, Height = 900 } });
-        context.SetDefaultTimeout(120_000);
-        // The charts are drawn by each viewer's own browser, not by the portal: here, where Chromium shares the portal's 2
-        // cores, drawing them in every tab would measure Chromium. The portal still renders every tab and sends each chart
-        // its data; the stand-in only takes it.
-        await context.RouteAsync("**/apexcharts.min.js", route => route.FulfillAsync(new()
-        {
-            ContentType = "application/javascript",
-            Body = "window.ApexCharts = class { constructor(el, options) {} render() { return Promise.resolve(); } updateOptions() { return Promise.resolve(); } destroy() {} };",
-        }));
+        await using var context = await TabsContextAsync(browser, Port, state);
 
         var pages = new List<IPage>();
-        async Task OpenAsync(int count)
-        {
-            for (var i = 0; i < count; i++)
-            {
-                var page = await context.NewPageAsync();
-                await page.GotoAsync("/orgs/acme/settings/usage");
-                await page.Locator("[data-testid=member-usage-grid] .mud-table-body .mud-table-row").First.WaitForAsync(); // interactive: its circuit is up
-                pages.Add(page);
-            }
-        }
+        async Task OpenAsync(int count) => pages.AddRange(await OpenUsageTabsAsync(context, count));
 
         var memoryTabs = Math.Min(MemoryTabs, tabs);
         long next = 0;
@@ -124,35 +106,7 @@ public static class LiveTabsBenchmark
 
         var lags = new List<double>();
         var loadsBefore = shared.Loads;
-        var withTabs = await IngestAsync(TimeSpan.FromSeconds(40), async stop =>
-        {
-            var report = new UsageReport(dbFactory, ledger, app.Services.GetRequiredService<Billing.PlanCatalog>(), TimeProvider.System, new SharedLoads());
-            await Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None);
-            while (!stop.IsCancellationRequested)
-            {
-                // What the Usage tab must show at least, as of now.
-                var periods = await report.PeriodsAsync(acme, CancellationToken.None);
-                var expected = (await report.LoadAsync(UsageScope.Organization(acme), UsageRange.Period(periods!.Current), TimeZoneInfo.Utc, CancellationToken.None)).Credits / 1000;
-                var sampled = Stopwatch.StartNew();
-                var seen = await Task.WhenAll(pages.Select(async page =>
-                {
-                    try
-                    {
-                        await page.WaitForFunctionAsync(
-                            "expected => Number(document.querySelector('[data-testid=figure-credits] .portal-figure-value')?.innerText.replace(/[^0-9]/g, '') ?? 0) >= expected",
-                            expected, new() { PollingInterval = 250, Timeout = 30_000 });
-                    }
-                    catch (TimeoutException)
-                    {
-                        var shown = await page.Locator("[data-testid=figure-credits] .portal-figure-value").InnerTextAsync();
-                        Console.WriteLine($"  a tab still showed {shown} credits after 30 s ({expected:N0} expected)");
-                    }
-                    return sampled.Elapsed.TotalSeconds;
-                }));
-                lags.AddRange(seen);
-                Console.WriteLine($"  all {pages.Count} tabs showed {expected:N0} credits within {seen.Max():0.0} s");
-            }
-        });
+        var withTabs = await IngestAsync(TimeSpan.FromSeconds(40), stop => SampleLagsAsync(app, acme, pages, lags, stop));
         var loads = shared.Loads - loadsBefore;
 
         lags.Sort();
@@ -173,7 +127,72 @@ public static class LiveTabsBenchmark
         else try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
     }
 
-    private static async Task LowerChromiumAsync()
+    /// <summary>
+    /// A signed-in browser context for live tabs. The charts are drawn by each viewer's own browser, not by the portal: here,
+    /// where Chromium shares the portal's 2 cores, drawing them in every tab would measure Chromium. The portal still renders
+    /// every tab and sends each chart its data; the stand-in only takes it.
+    /// </summary>
+    internal static async Task<IBrowserContext> TabsContextAsync(IBrowser browser, int port, string state)
+    {
+        var context = await browser.NewContextAsync(new() { BaseURL = $"http://127.0.0.1:{port}", StorageState = state, ViewportSize = new() { Width = 1280, Height = 900 } });
+        context.SetDefaultTimeout(120_000);
+        await context.RouteAsync("**/apexcharts.min.js", route => route.FulfillAsync(new()
+        {
+            ContentType = "application/javascript",
+            Body = "window.ApexCharts = class { constructor(el, options) {} render() { return Promise.resolve(); } updateOptions() { return Promise.resolve(); } destroy() {} };",
+        }));
+        return context;
+    }
+
+    /// <summary>Opens acme's Usage tab that many times, each live in its own circuit.</summary>
+    internal static async Task<List<IPage>> OpenUsageTabsAsync(IBrowserContext context, int count)
+    {
+        var pages = new List<IPage>();
+        for (var i = 0; i < count; i++)
+        {
+            var page = await context.NewPageAsync();
+            await page.GotoAsync("/orgs/acme/settings/usage");
+            await page.Locator("[data-testid=member-usage-grid] .mud-table-body .mud-table-row").First.WaitForAsync(); // interactive: its circuit is up
+            pages.Add(page);
+        }
+        return pages;
+    }
+
+    /// <summary>
+    /// Until <paramref name="stop"/>: reads what the Usage tab must show at least as of now (the period's credits, from the
+    /// database), then times how long each tab takes to show it; adds every tab's time to <paramref name="lags"/>.
+    /// </summary>
+    internal static async Task SampleLagsAsync(WebApplication app, int acme, IReadOnlyList<IPage> pages, List<double> lags, CancellationToken stop)
+    {
+        var report = new UsageReport(app.Services.GetRequiredService<IDbContextFactory<PortalDbContext>>(), app.Services.GetRequiredService<CreditLedger>(),
+            app.Services.GetRequiredService<Billing.PlanCatalog>(), TimeProvider.System, new SharedLoads());
+        await Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None);
+        while (!stop.IsCancellationRequested)
+        {
+            var periods = await report.PeriodsAsync(acme, CancellationToken.None);
+            var expected = (await report.LoadAsync(UsageScope.Organization(acme), UsageRange.Period(periods!.Current), TimeZoneInfo.Utc, CancellationToken.None)).Credits / 1000;
+            var sampled = Stopwatch.StartNew();
+            var seen = await Task.WhenAll(pages.Select(async page =>
+            {
+                try
+                {
+                    await page.WaitForFunctionAsync(
+                        "expected => Number(document.querySelector('[data-testid=figure-credits] .portal-figure-value')?.innerText.replace(/[^0-9]/g, '') ?? 0) >= expected",
+                        expected, new() { PollingInterval = 250, Timeout = 30_000 });
+                }
+                catch (TimeoutException)
+                {
+                    var shown = await page.Locator("[data-testid=figure-credits] .portal-figure-value").InnerTextAsync();
+                    Console.WriteLine($"  a tab still showed {shown} credits after 30 s ({expected:N0} expected)");
+                }
+                return sampled.Elapsed.TotalSeconds;
+            }));
+            lags.AddRange(seen);
+            Console.WriteLine($"  all {pages.Count} tabs showed {expected:N0} credits within {seen.Max():0.0} s");
+        }
+    }
+
+    internal static async Task LowerChromiumAsync()
     {
         foreach (var process in Process.GetProcessesByName("chromium"))
             foreach (var thread in Directory.EnumerateDirectories($"/proc/{process.Id}/task"))
@@ -193,5 +212,5 @@ public static class LiveTabsBenchmark
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 
-    private static double At(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
+    internal static double At(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
 }

@@ -171,7 +171,7 @@ public static class PageBenchmark
     }
 
     /// <summary>A portal as an operator runs it (Production), with the demo data turned on.</summary>
-    internal static async Task<WebApplication> StartAsync(string file, int port)
+    internal static async Task<WebApplication> StartAsync(string file, int port, Dictionary<string, string?>? settings = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.WebHost.UseStaticWebAssets(); // the portal's assets from this build (a published portal serves its own wwwroot)
@@ -184,6 +184,7 @@ public static class PageBenchmark
             ["Logging:LogLevel:Default"] = "Warning",
             ["LedgerCheck:VerifyMinutes"] = "5",
         });
+        if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         var app = builder.Build();
         app.MapPortal();

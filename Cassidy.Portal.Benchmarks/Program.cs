@@ -1,6 +1,6 @@
 using Cassidy.Portal.Benchmarks;
 
-// dotnet run -c Release --project Cassidy.Portal.Benchmarks -- --benchmark 5 [--channels 2]
+// dotnet run -c Release --project Cassidy.Portal.Benchmarks -- --benchmark 5 [--channels 2] [--no-mixed]
 //                                                             --benchmark-usage 30
 //                                                             --benchmark-ledger-check 2   (millions of calls)
 //                                                             --benchmark-pages 1 [--runs 7] (millions of calls)
@@ -14,6 +14,6 @@ else if (args.Contains("--benchmark-live-tabs")) await LiveTabsBenchmark.RunAsyn
 else if (args.Contains("--benchmark")) await IngestBenchmark.RunAsync(args);
 else
 {
-    Console.Error.WriteLine("Usage: --benchmark [SECONDS] [--channels N] | --benchmark-usage [RUNS] | --benchmark-ledger-check [MILLIONS] | --benchmark-pages [MILLIONS] [--runs N] | --benchmark-time-zone [MILLIONS] | --benchmark-live-tabs [TABS]");
+    Console.Error.WriteLine("Usage: --benchmark [SECONDS] [--channels N] [--no-mixed] | --benchmark-usage [RUNS] | --benchmark-ledger-check [MILLIONS] | --benchmark-pages [MILLIONS] [--runs N] | --benchmark-time-zone [MILLIONS] | --benchmark-live-tabs [TABS]");
     Environment.ExitCode = 2;
 }

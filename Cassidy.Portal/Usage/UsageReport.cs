@@ -213,19 +213,23 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
                 OrganizationId = r.OrganizationId, Day = r.Day, UserId = r.UserId, CreditsMillicredits = r.CreditsMillicredits, Calls = r.Calls,
             });
         var agentDays = db.DailyAgentRollups.AsNoTracking().Where(r => r.OrganizationId == org && r.Day >= firstDay && r.Day <= lastDay);
-        var hours = db.UsageRollups.AsNoTracking().Where(r => r.OrganizationId == org
-            && ((r.HourStart >= headFrom && r.HourStart < headTo) || (r.HourStart >= tailFrom && r.HourStart < tailTo)));
-        var agentHours = db.AgentRollups.AsNoTracking().Where(r => r.OrganizationId == org
-            && ((r.HourStart >= headFrom && r.HourStart < headTo) || (r.HourStart >= tailFrom && r.HourStart < tailTo)));
+        IQueryable<UsageRollup> orgHours = db.UsageRollups.AsNoTracking().Where(r => r.OrganizationId == org);
+        IQueryable<AgentRollup> orgAgentHours = db.AgentRollups.AsNoTracking().Where(r => r.OrganizationId == org);
         var runHours = db.RunRollups.AsNoTracking().Where(r => r.OrganizationId == org
             && ((r.FirstAt >= headFrom && r.FirstAt < headTo) || (r.FirstAt >= tailFrom && r.FirstAt < tailTo)));
         if (user is not null)
         {
             agentDays = agentDays.Where(r => r.UserId == user);
-            hours = hours.Where(r => r.UserId == user);
-            agentHours = agentHours.Where(r => r.UserId == user);
+            orgHours = orgHours.Where(r => r.UserId == user);
+            orgAgentHours = orgAgentHours.Where(r => r.UserId == user);
             runHours = runHours.Where(r => r.UserId == user);
         }
+        // The head and the tail as two ranges of the key (UNION ALL): the hourly tables are clustered by it, and SQLite reads
+        // an OR of two ranges of a WITHOUT ROWID table by scanning every hour of the organization.
+        var hours = orgHours.Where(r => r.HourStart >= headFrom && r.HourStart < headTo)
+            .Concat(orgHours.Where(r => r.HourStart >= tailFrom && r.HourStart < tailTo));
+        var agentHours = orgAgentHours.Where(r => r.HourStart >= headFrom && r.HourStart < headTo)
+            .Concat(orgAgentHours.Where(r => r.HourStart >= tailFrom && r.HourStart < tailTo));
         return new RollupSources
         {
             ModelDays = modelDays, MemberDays = memberDays, Hours = hours, AgentDays = agentDays, AgentHours = agentHours, RunHours = runHours,
