@@ -66,7 +66,9 @@ public static class PageBenchmark
         var results = new List<(string Page, Stats DemoCold, Stats LargeCold, Stats DemoWarm, Stats LargeWarm)>();
         var demoCookies = await SignInAsync(browser, 5301);
         var largeCookies = await SignInAsync(browser, 5302);
-        foreach (var page in Pages(demoMember, memberId))
+        // --only TEXT: just the pages whose name contains it (to look into one page).
+        var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
+        foreach (var page in Pages(demoMember, memberId).Where(p => only is null || p.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
         {
             // Alternating the databases run by run, so drift in the machine's speed falls on both.
             var (demoCold, largeCold, demoWarm, largeWarm) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());

@@ -30,8 +30,18 @@ public sealed class LedgerCheckTests : IAsyncLifetime
         await db.Database.ExecuteSqlRawAsync(sql);
     }
 
-    [Fact]
-    public async Task After_a_full_start_each_check_reads_only_what_came_since_and_counts_every_entry()
+    [Theory]
+    [InlineData(100_000)] // the new entries found by their ids
+    [InlineData(0)]       // by the organization's (time) index, as when many entries of other organizations came since
+    public async Task After_a_full_start_each_check_reads_only_what_came_since_and_counts_every_entry(long idRangeEntries)
+    {
+        var before = Cassidy.Portal.Ledger.LedgerChecks.IdRangeEntries;
+        Cassidy.Portal.Ledger.LedgerChecks.IdRangeEntries = idRangeEntries;
+        try { await ChecksReadOnlyWhatCameSinceAsync(); }
+        finally { Cassidy.Portal.Ledger.LedgerChecks.IdRangeEntries = before; }
+    }
+
+    private async Task ChecksReadOnlyWhatCameSinceAsync()
     {
         await SpendDaysAsync(days: 5, callsPerDay: 4, "first");
         var first = await _h.Ledger.VerifyAsync(_h.Org.Id);
