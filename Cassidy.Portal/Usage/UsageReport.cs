@@ -246,40 +246,15 @@ public sealed class UsageReport(IDbContextFactory<PortalDbContext> dbFactory, Cr
 
 
     /// <summary>
-    /// One page of the per-member breakdown: every current member (also those without usage), searched by name or email,
-    /// sorted by any column. Members are at most a plan's few hundred, so they are joined with the range's totals here, once
-    /// for every live page showing the same range (<see cref="SharedLoads"/>).
+    /// The per-member breakdown of a range: every current member (also those without usage), biggest spenders first, then by
+    /// name. Members are at most a plan's few hundred, so they are joined with the range's totals here, once for every live
+    /// page showing the same range (<see cref="SharedLoads"/>); the Usage tab searches, sorts and pages the rows itself.
     /// </summary>
-    public async Task<(IReadOnlyList<MemberUsageRow> Rows, int Total)> MembersAsync(int organizationId, UsageRange range, string? search,
-        string? sortBy, bool descending, int page, int pageSize, CancellationToken ct = default)
-    {
-        // Every member's row for the range, shared by the open pages asking the same (each sorts and pages its own copy).
-        var all = await shared.GetAsync(("members", organizationId, range), () => MemberRowsAsync(organizationId, range, CancellationToken.None))
-            .WaitAsync(ct);
-        IEnumerable<MemberUsageRow> rows = all;
-        if (!string.IsNullOrWhiteSpace(search))
-        {
-            var s = search.Trim();
-            rows = rows.Where(r => r.Name.Contains(s, StringComparison.OrdinalIgnoreCase) || r.Email.Contains(s, StringComparison.OrdinalIgnoreCase));
-        }
-        var filtered = rows.ToList();
-        Func<MemberUsageRow, object?> key = sortBy switch
-        {
-            nameof(MemberUsageRow.Email) => r => r.Email.ToLowerInvariant(),
-            nameof(MemberUsageRow.Role) => r => r.Role,
-            nameof(MemberUsageRow.Credits) or nameof(MemberUsageRow.Share) => r => r.Credits,
-            nameof(MemberUsageRow.Calls) => r => r.Calls,
-            nameof(MemberUsageRow.Cap) => r => r.Cap ?? long.MaxValue,
-            nameof(MemberUsageRow.CapUsedPercent) or nameof(MemberUsageRow.Status) => r => r.CapUsedPercent ?? -1m,
-            nameof(MemberUsageRow.Name) => r => r.Name.ToLowerInvariant(),
-            _ => r => r.Credits,
-        };
-        // Without a sort the biggest spenders come first.
-        descending = sortBy is null || descending;
-        var ordered = (descending ? filtered.OrderByDescending(key) : filtered.OrderBy(key))
-            .ThenBy(r => r.Name, StringComparer.OrdinalIgnoreCase).ThenBy(r => r.UserId, StringComparer.Ordinal);
-        return (ordered.Skip(page * pageSize).Take(pageSize).ToList(), filtered.Count);
-    }
+    public Task<IReadOnlyList<MemberUsageRow>> MembersAsync(int organizationId, UsageRange range) =>
+        shared.GetAsync<IReadOnlyList<MemberUsageRow>>(("members", organizationId, range), async () =>
+            (await MemberRowsAsync(organizationId, range, CancellationToken.None))
+                .OrderByDescending(r => r.Credits).ThenBy(r => r.Name, StringComparer.OrdinalIgnoreCase).ThenBy(r => r.UserId, StringComparer.Ordinal)
+                .ToList());
 
     /// <summary>The breakdown row of one member, or null when they are not a member of the organization.</summary>
     public async Task<MemberUsageRow?> MemberAsync(int organizationId, string userId, UsageRange range, CancellationToken ct = default) =>

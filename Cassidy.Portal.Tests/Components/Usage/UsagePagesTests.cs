@@ -85,6 +85,19 @@ public sealed class UsagePagesTests : MudTestContext
 
         cut.WaitForAssertion(() => Assert.Equal(["Alice", "Bob"], cut.FindAll("[data-testid=member-link]").Select(a => a.TextContent)), TimeSpan.FromSeconds(10));
         Assert.EndsWith($"/orgs/org/settings/usage/members/{_h.Alice.Id}", cut.Find("[data-testid=member-link]").GetAttribute("href"));
+
+        // The rows came with the page: sorting and searching them needs no load.
+        string[] Names() => cut.FindAll("[data-testid=member-link]").Select(a => a.TextContent).ToArray();
+        cut.FindAll("[data-testid=member-usage-grid] th").Single(th => th.TextContent.Contains("Credits", StringComparison.Ordinal))
+            .QuerySelectorAll("*").First(e => e.HasAttribute("blazor:onclick")).Click();
+        cut.WaitForAssertion(() => Assert.Equal(["Bob", "Alice"], Names()));
+        var search = cut.Find("[data-testid=member-usage-grid] input[aria-label='Search members']");
+        search.Input("BOB@");
+        search.Blur();
+        cut.WaitForAssertion(() => Assert.Equal(["Bob"], Names()));
+        search.Input("nobody");
+        search.Blur();
+        cut.WaitForAssertion(() => Assert.Contains("No member matches “nobody”.", cut.Find("[data-testid=member-usage-grid]").TextContent));
     }
 
     [Fact]
