@@ -122,6 +122,7 @@ public static class LiveTabsBenchmark
         Console.WriteLine($"| time until a tab shows the usage recorded up to a moment ({lags.Count:N0} tab samples) | p50 {At(lags, 0.5):0.0} s, p99 {At(lags, 0.99):0.0} s, max {lags[^1]:0.0} s | within 5 s | {(lags[^1] <= 5 ? "met" : "NOT met")} |");
         Console.WriteLine($"| portal CPU for the tabs ({withTabs.Cpu / withTabs.Seconds:0.00} cores with them open − {ingestCpu:0.00} for ingest at that rate) | {tabCpu:0.00} cores | < 1 core | {(tabCpu < 1 ? "met" : "NOT met")} |");
         Console.WriteLine($"| report loads for all tabs in {withTabs.Seconds:0} s (shared) | {loads:N0} ({loads / withTabs.Seconds:0.0}/s) | one per question per second | |");
+        await app.StopAsync(); // its background services stop reading the database before it goes
         SqliteConnection.ClearAllPools();
         if (args.Contains("--keep")) Console.WriteLine($"Database kept: {folder}");
         else try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
