@@ -18,7 +18,7 @@ public sealed record LedgerVerification(bool Ok, string? Problem, long LedgerEnt
 /// up every entry, event and rollup of the organization; the incremental one starts from the checkpoint the last check
 /// left (<c>LedgerCheckpoints</c>) and reads only what came after it:
 /// <list type="bullet">
-/// <item>ledger entries after the checkpoint (by the organization-and-time index), so balance = ledger sum;</item>
+/// <item>ledger entries after the checkpoint (by id when few came in since, else by the organization-and-time index), so balance = ledger sum;</item>
 /// <item>the grants (a few rows), so grants remaining − overdraft = balance;</item>
 /// <item>usage events after the checkpoint (a rowid range), so usage entries = recorded calls, in number and credits;</item>
 /// <item>the daily model and agent rollups in total (a few thousand rows), so they equal the recorded calls' credits;</item>
