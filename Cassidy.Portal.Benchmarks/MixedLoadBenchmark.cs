@@ -16,8 +16,8 @@ namespace Cassidy.Portal.Benchmarks;
 /// database with 50 live Usage tabs of acme open in Chromium (charts not drawn, lowest CPU priority: see
 /// <see cref="LiveTabsBenchmark"/>), while the AI runtime's traffic arrives over HTTP for 60 s — 20,000 events/s in batches
 /// of 100, and 1,000 authorize requests/s. Both are sent on a schedule (open loop: a request leaves when it is due, not when
-/// the one before was answered), so a portal that falls behind shows in the latencies. Then every acknowledged event is
-/// looked for in the database.
+/// the one before was answered), so a portal that falls behind shows in the latencies. The same traffic runs first for 20 s
+/// with no tab open (the run's baseline). Then every acknowledged event is looked for in the database.
 /// </summary>
 public static class MixedLoadBenchmark
 {
