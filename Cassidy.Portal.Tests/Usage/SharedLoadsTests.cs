@@ -35,6 +35,30 @@ public sealed class SharedLoadsTests
     }
 
     [Fact]
+    public async Task Pages_asking_while_a_synchronous_load_runs_wait_without_holding_a_thread()
+    {
+        // SQLite's reads are synchronous: a load can hold its thread for its whole length. Fifty live tabs asking for it
+        // meanwhile must each get a task to await at once, not block a pool thread apiece until it ends.
+        var shared = new SharedLoads { MaxAge = TimeSpan.FromMinutes(5) };
+        using var gate = new ManualResetEventSlim();
+        Task<string> Load()
+        {
+            gate.Wait(TimeSpan.FromSeconds(10)); // what a synchronous query does to the thread that runs it
+            return Task.FromResult("report");
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var asks = Enumerable.Range(0, 50).Select(_ => shared.GetAsync("k", Load)).ToList();
+        var asked = clock.Elapsed;
+        Assert.All(asks, a => Assert.False(a.IsCompleted));
+        gate.Set();
+        var answers = await Task.WhenAll(asks);
+        Assert.True(asked < TimeSpan.FromSeconds(2), $"asking took {asked.TotalMilliseconds:0} ms: the callers waited for the load on their own threads");
+        Assert.All(answers, a => Assert.Equal("report", a));
+        Assert.Equal(1, shared.Loads);
+    }
+
+    [Fact]
     public async Task A_failed_load_is_not_handed_to_the_next_page()
     {
         var shared = new SharedLoads { MaxAge = TimeSpan.FromMinutes(5) };

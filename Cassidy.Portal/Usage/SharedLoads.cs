@@ -33,11 +33,13 @@ public sealed class SharedLoads
             var found = _entries.TryGetValue(key, out var entry);
             if (found && Stopwatch.GetElapsedTime(entry!.LoadedAt) < MaxAge && entry.Load.Value is { IsFaulted: false, IsCanceled: false } running)
                 return (T)(await running)!;
-            var fresh = new Entry(Stopwatch.GetTimestamp(), new Lazy<Task<object?>>(async () =>
+            // The load runs on its own pool thread: SQLite's reads are synchronous, and run inside Lazy.Value they would
+            // hold its lock, blocking every page that asks meanwhile on a pool thread of its own (50 tabs, 50 threads).
+            var fresh = new Entry(Stopwatch.GetTimestamp(), new Lazy<Task<object?>>(() => Task.Run(async () =>
             {
                 Interlocked.Increment(ref _loads);
-                return await load();
-            }));
+                return (object?)await load();
+            })));
             if (found ? _entries.TryUpdate(key, fresh, entry!) : _entries.TryAdd(key, fresh))
             {
                 if (!found) ForgetOld();
