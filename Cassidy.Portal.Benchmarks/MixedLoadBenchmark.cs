@@ -73,7 +73,8 @@ public static class MixedLoadBenchmark
 
         // The same traffic without any tab open first (after 5 s that warm up this portal): the baseline of this run.
         await LoadAsync(TimeSpan.FromSeconds(5), _ => Task.CompletedTask);
-        var (ingestAlone, authorizeAlone) = await LoadAsync(BaselineDuration, _ => Task.CompletedTask);
+        var baselineProcess = new ProcessWatch();
+        var (ingestAlone, authorizeAlone) = await LoadAsync(BaselineDuration, baselineProcess.RunAsync);
 
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = "/usr/bin/chromium", Headless = true });
@@ -82,9 +83,9 @@ public static class MixedLoadBenchmark
         var pages = await LiveTabsBenchmark.OpenUsageTabsAsync(context, Tabs);
         Console.WriteLine($"  {pages.Count} tabs opened in {opened.Elapsed.TotalSeconds:0} s");
         await LiveTabsBenchmark.LowerChromiumAsync();
-
         var lags = new List<double>();
-        var (ingestTimes, authorizeTimes) = await LoadAsync(Duration, stop => LiveTabsBenchmark.SampleLagsAsync(app, acme, pages, lags, stop));
+        var tabsProcess = new ProcessWatch();
+        var (ingestTimes, authorizeTimes) = await LoadAsync(Duration, stop => Task.WhenAll(LiveTabsBenchmark.SampleLagsAsync(app, acme, pages, lags, stop), tabsProcess.RunAsync(stop)));
 
         long stored;
         await using (var connection = new SqliteConnection(PortalDatabase.ConnectionString(app.Configuration)))
@@ -105,6 +106,7 @@ public static class MixedLoadBenchmark
         Console.WriteLine($"| mixed load for {seconds:0} s, {pages.Count} live Usage tabs open (demo database; Chromium on the same 2 cores) | figure | target | result |");
         Console.WriteLine("| --- | --- | --- | --- |");
         Console.WriteLine($"| baseline: the same traffic for {BaselineDuration.TotalSeconds:0} s with no tab open | ingest {ingestAlone.Count * BatchSize / BaselineDuration.TotalSeconds:N0} events/s, p99 {P99(ingestAlone):0.0} ms; authorize {authorizeAlone.Count / BaselineDuration.TotalSeconds:N0}/s, p99 {P99(authorizeAlone):0.00} ms | | |");
+        Console.WriteLine($"| the process meanwhile (baseline / tabs open) | {baselineProcess} / {tabsProcess} | | |");
         Console.WriteLine($"| ingest, batches of {BatchSize} sent at {EventsPerSecond:N0} events/s | {ingestRate:N0} events/s answered, p99 {ingestP99:0.0} ms | p99 ≤ 50 ms | {(ingestP99 <= 50 && ingestRate >= 0.95 * EventsPerSecond ? "met" : "NOT met")} |");
         Console.WriteLine($"| authorize sent at {AuthorizePerSecond:N0}/s | {authorizeRate:N0}/s answered, p99 {authorizeP99:0.00} ms | p99 ≤ 5 ms | {(authorizeP99 <= 5 && authorizeRate >= 0.95 * AuthorizePerSecond ? "met" : "NOT met")} |");
         if (lags.Count > 0)
@@ -158,6 +160,36 @@ public static class MixedLoadBenchmark
         }
         await Task.WhenAll(inFlight);
         return times.ToList();
+    }
+
+    /// <summary>
+    /// What this process (portal, load and the Playwright client) did during a phase: CPU, the share of the time the GC held
+    /// every thread, and its longest gen0/gen1 pause — under load, the pauses are where the latencies' tail comes from.
+    /// </summary>
+    private sealed class ProcessWatch
+    {
+        private double _cores, _pauseShare, _longestPause;
+
+        public async Task RunAsync(CancellationToken stop)
+        {
+            using var process = Process.GetCurrentProcess();
+            var (cpu, pause, clock, lastGc) = (process.TotalProcessorTime, GC.GetTotalPauseDuration(), Stopwatch.StartNew(), -1L);
+            while (!stop.IsCancellationRequested)
+            {
+                try { await Task.Delay(TimeSpan.FromMilliseconds(200), stop); } catch (OperationCanceledException) { }
+                if (GC.GetGCMemoryInfo(GCKind.Ephemeral) is { Index: > 0 } gc && gc.Index != lastGc)
+                {
+                    lastGc = gc.Index;
+                    _longestPause = Math.Max(_longestPause, gc.PauseDurations[0].TotalMilliseconds);
+                }
+            }
+            process.Refresh();
+            _cores = (process.TotalProcessorTime - cpu).TotalSeconds / clock.Elapsed.TotalSeconds;
+            _pauseShare = (GC.GetTotalPauseDuration() - pause) / clock.Elapsed;
+        }
+
+        public override string ToString() =>
+            $"this process {_cores:0.00} cores, GC pauses {_pauseShare:P1} of the time, longest gen0/1 pause seen {_longestPause:0} ms";
     }
 
     private static async Task<int> PostBatchAsync(HttpClient http, int n, List<string> members, string[] models)
