@@ -194,14 +194,23 @@ public static class LiveTabsBenchmark
         }
     }
 
+    /// <summary>
+    /// Gives Chromium's processes the lowest CPU priority. Chromium starts its own session, and with the kernel's autogroup
+    /// scheduling (on here) a session shares the CPU equally with this one however its threads are niced: the session's
+    /// own nice value (<c>/proc/PID/autogroup</c>) is what lowers it.
+    /// </summary>
     internal static async Task LowerChromiumAsync()
     {
         foreach (var process in Process.GetProcessesByName("chromium"))
+        {
+            try { await File.WriteAllTextAsync($"/proc/{process.Id}/autogroup", "19"); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // no autogroup scheduling here
             foreach (var thread in Directory.EnumerateDirectories($"/proc/{process.Id}/task"))
             {
                 using var renice = Process.Start(new ProcessStartInfo("renice", ["-n", "19", "-p", Path.GetFileName(thread)]) { RedirectStandardOutput = true, RedirectStandardError = true });
                 if (renice is not null) await renice.WaitForExitAsync();
             }
+        }
     }
 
     private static long Managed()
